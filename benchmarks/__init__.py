@@ -1,0 +1,1 @@
+"""Speed and strength measurements (not tests), run through `move37 bench`."""

@@ -1,0 +1,493 @@
+"""Go on an n x n board (n <= 19), area scoring with komi.
+
+Actions as OpenSpiel's go: point r * n + c with row 0 = rank 1 (a1 = 0), n * n = pass.
+
+Two rule sets:
+- "chinese" (default): suicide is illegal, positional superko forbids any move that recreates
+  an earlier whole-board position, two passes end the game, which is scored by area. A hard
+  cap of 3 * n^2 moves (never reached in real play) keeps the state array bounded; a game
+  that reaches it is scored as it stands.
+- "openspiel": exactly OpenSpiel's go: simple ko only, a move that repeats an earlier position
+  ends the game as a draw, and the game is cut (and scored) at 2 * n^2 moves.
+
+State array: header (to_play, terminal, outcome, ply, last, ko point, passes in a row,
+position hash, index of the last position reached by a capture), n * n points (0 empty,
+1 black = player 0, 2 white), then the hash of every position so far (index = ply).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from games.base import grid_symmetries
+from games.native import NativeGame, NativeState
+from games.notation import parse_point, point_name, render_grid
+
+_TO_PLAY, _TERMINAL, _OUTCOME, _PLY, _LAST, _KO, _PASSES, _HASH, _LASTCAP, _HEADER = range(10)
+CHINESE, OPENSPIEL = 0, 1
+RULES = {"chinese": CHINESE, "openspiel": OPENSPIEL}
+MAX_SIZE = 19
+# Zobrist keys of (colour, point); a position's hash is the xor over its stones.
+_ZOBRIST = np.random.default_rng(37).integers(1, 2**62, size=(2, MAX_SIZE * MAX_SIZE), dtype=np.int64)
+_DR = np.array([-1, 1, 0, 0], dtype=np.int64)
+_DC = np.array([0, 0, -1, 1], dtype=np.int64)
+
+
+@numba.njit(cache=True)
+def _flood(board, p, n, mark, stack, stones, lib_limit):
+    """Stones of the group at p and its distinct liberties, stopping at `lib_limit` liberties.
+
+    `mark` is a stamp array of n*n + 1 slots; its last slot holds the current stamp, so no
+    clearing is needed between calls. Returns (number of stones, number of liberties); the
+    stone list is complete only when the liberty count stayed below the limit.
+    """
+    mark[-1] += 1
+    stamp = mark[-1]
+    color = board[p]
+    mark[p] = stamp
+    stack[0] = p
+    top = 1
+    ns = 0
+    nl = 0
+    while top > 0:
+        top -= 1
+        q = stack[top]
+        stones[ns] = q
+        ns += 1
+        r = q // n
+        c = q % n
+        for d in range(4):
+            rr = r + _DR[d]
+            cc = c + _DC[d]
+            if rr < 0 or rr >= n or cc < 0 or cc >= n:
+                continue
+            t = rr * n + cc
+            if mark[t] == stamp:
+                continue
+            v = board[t]
+            if v == 0:
+                mark[t] = stamp
+                nl += 1
+                if nl >= lib_limit:
+                    return ns, nl
+            elif v == color:
+                mark[t] = stamp
+                stack[top] = t
+                top += 1
+    return ns, nl
+
+
+@numba.njit(cache=True)
+def _try_move(board, p, color, n, mark, stack, stones):
+    """Whether a stone of `color` at empty p is not suicide, and what it would capture.
+
+    Returns (legal, stones captured, xor of the captured stones' Zobrist keys).
+    """
+    opp = 3 - color
+    r = p // n
+    c = p % n
+    first_stamp = mark[-1] + 1
+    legal = False
+    ncap = 0
+    caph = np.int64(0)
+    for d in range(4):
+        rr = r + _DR[d]
+        cc = c + _DC[d]
+        if rr < 0 or rr >= n or cc < 0 or cc >= n:
+            continue
+        t = rr * n + cc
+        v = board[t]
+        if v == 0:
+            legal = True
+        elif v == color:
+            if not legal:
+                _, nl = _flood(board, t, n, mark, stack, stones, 2)
+                if nl >= 2:  # p is one liberty; the group keeps another
+                    legal = True
+        elif mark[t] < first_stamp:  # an opponent group not yet examined in this call
+            ns, nl = _flood(board, t, n, mark, stack, stones, 2)
+            if nl == 1:  # its only liberty is p: captured
+                ncap += ns
+                for j in range(ns):
+                    caph ^= _ZOBRIST[opp - 1, stones[j]]
+    if ncap > 0:
+        legal = True
+    return legal, ncap, caph
+
+
+@numba.njit(cache=True)
+def _seen_before(s, h, captures, n2):
+    """Whether hash h occurred among the earlier positions.
+
+    A repeat needs a capture since the earlier position (otherwise the stone count only
+    grew), so a non-capturing move only has to be checked against positions before the
+    last capture.
+    """
+    base = _HEADER + n2
+    end = s[_PLY] + 1 if captures else s[_LASTCAP]
+    for k in range(end):
+        if s[base + k] == h:
+            return True
+    return False
+
+
+@numba.njit(cache=True)
+def _area(board, n, mark, stack, stones):
+    """Black area minus white area (stones plus empty regions that reach only one colour)."""
+    n2 = n * n
+    mark[-1] += 1
+    seen = mark[-1]
+    total = 0
+    for p in range(n2):
+        v = board[p]
+        if v == 1:
+            total += 1
+        elif v == 2:
+            total -= 1
+        elif mark[p] != seen:
+            # flood the empty region; `seen` marks region points, neighbours are read only
+            mark[p] = seen
+            stack[0] = p
+            top = 1
+            size = 0
+            black = False
+            white = False
+            while top > 0:
+                top -= 1
+                q = stack[top]
+                size += 1
+                r = q // n
+                c = q % n
+                for d in range(4):
+                    rr = r + _DR[d]
+                    cc = c + _DC[d]
+                    if rr < 0 or rr >= n or cc < 0 or cc >= n:
+                        continue
+                    t = rr * n + cc
+                    w = board[t]
+                    if w == 1:
+                        black = True
+                    elif w == 2:
+                        white = True
+                    elif mark[t] != seen:
+                        mark[t] = seen
+                        stack[top] = t
+                        top += 1
+            if black and not white:
+                total += size
+            elif white and not black:
+                total -= size
+    return total
+
+
+@numba.njit(cache=True)
+def _scratch(n):
+    n2 = n * n
+    mark = np.zeros(n2 + 1, dtype=np.int64)
+    return mark, np.empty(n2, dtype=np.int64), np.empty(n2, dtype=np.int64)
+
+
+@numba.njit(cache=True)
+def _play(s, a, n, komi, rules, max_moves, mark, stack, stones):
+    n2 = n * n
+    board = s[_HEADER : _HEADER + n2]
+    ply = s[_PLY]
+    color = s[_TO_PLAY] + 1
+    h = s[_HASH]
+    captured = 0
+    if a == n2:
+        s[_PASSES] += 1
+        s[_KO] = -1
+    else:
+        opp = 3 - color
+        r = a // n
+        c = a % n
+        enemy_eye = True
+        for d in range(4):
+            rr = r + _DR[d]
+            cc = c + _DC[d]
+            if 0 <= rr < n and 0 <= cc < n and board[rr * n + cc] != opp:
+                enemy_eye = False
+        board[a] = color
+        h ^= _ZOBRIST[color - 1, a]
+        last_capture = -1
+        for d in range(4):
+            rr = r + _DR[d]
+            cc = c + _DC[d]
+            if rr < 0 or rr >= n or cc < 0 or cc >= n:
+                continue
+            t = rr * n + cc
+            if board[t] == opp:
+                ns, nl = _flood(board, t, n, mark, stack, stones, 1)
+                if nl == 0:
+                    for j in range(ns):
+                        board[stones[j]] = 0
+                        h ^= _ZOBRIST[opp - 1, stones[j]]
+                    captured += ns
+                    last_capture = t
+        s[_KO] = last_capture if (enemy_eye and captured == 1) else -1
+        s[_PASSES] = 0
+    repeated = False
+    if rules == OPENSPIEL and a != n2:
+        repeated = _seen_before(s, h, captured > 0, n2)
+    if captured > 0:
+        s[_LASTCAP] = ply + 1
+    s[_PLY] = ply + 1
+    s[_LAST] = a
+    s[_HASH] = h
+    s[_TO_PLAY] = 1 - s[_TO_PLAY]
+    s[_HEADER + n2 + ply + 1] = h
+    if repeated:
+        s[_TERMINAL] = 1
+        s[_OUTCOME] = 0
+    elif s[_PASSES] >= 2 or ply + 1 >= max_moves:
+        score = _area(board, n, mark, stack, stones) - komi
+        s[_TERMINAL] = 1
+        s[_OUTCOME] = 1 if score > 0 else (-1 if score < 0 else 0)
+
+
+@numba.njit(cache=True)
+def _apply(s, a, n, komi, rules, max_moves):
+    mark, stack, stones = _scratch(n)
+    _play(s, a, n, komi, rules, max_moves, mark, stack, stones)
+
+
+@numba.njit(cache=True)
+def _fill_mask(s, mask, n, rules, mark, stack, stones):
+    mask[:] = False
+    if s[_TERMINAL]:
+        return
+    n2 = n * n
+    board = s[_HEADER : _HEADER + n2]
+    color = s[_TO_PLAY] + 1
+    ko = s[_KO]
+    for p in range(n2):
+        if board[p] != 0 or p == ko:
+            continue
+        legal, ncap, caph = _try_move(board, p, color, n, mark, stack, stones)
+        if legal and rules == CHINESE:
+            h = s[_HASH] ^ _ZOBRIST[color - 1, p] ^ caph
+            legal = not _seen_before(s, h, ncap > 0, n2)
+        mask[p] = legal
+    mask[n2] = True
+
+
+@numba.njit(cache=True)
+def _legal_mask(s, mask, n, komi, rules, max_moves):
+    mark, stack, stones = _scratch(n)
+    _fill_mask(s, mask, n, rules, mark, stack, stones)
+
+
+@numba.njit(cache=True)
+def _observe(s, mask, out, n, komi, rules, max_moves):
+    """Planes: mover's stones, opponent's stones, empty points the mover may not play
+    (ko, suicide, superko), ones when white moves (komi is white's)."""
+    me = s[_TO_PLAY] + 1
+    white = 1.0 if s[_TO_PLAY] == 1 else 0.0
+    for p in range(n * n):
+        r = p // n
+        c = p % n
+        v = s[_HEADER + p]
+        out[0, r, c] = 1.0 if v == me else 0.0
+        out[1, r, c] = 1.0 if (v != 0 and v != me) else 0.0
+        out[2, r, c] = 1.0 if (v == 0 and not mask[p] and not s[_TERMINAL]) else 0.0
+        out[3, r, c] = white
+
+
+@numba.njit(cache=True)
+def _step_batch(states, actions, out_states, out_masks, out_terminal, out_outcome, out_obs, n, komi, rules, max_moves):
+    mark, stack, stones = _scratch(n)
+    for i in range(states.shape[0]):
+        out_states[i] = states[i]
+        _play(out_states[i], actions[i], n, komi, rules, max_moves, mark, stack, stones)
+        _fill_mask(out_states[i], out_masks[i], n, rules, mark, stack, stones)
+        out_terminal[i] = out_states[i, _TERMINAL] != 0
+        out_outcome[i] = out_states[i, _OUTCOME]
+        _observe(out_states[i], out_masks[i], out_obs[i], n, komi, rules, max_moves)
+
+
+@numba.njit(cache=True)
+def _is_own_eye(board, p, color, n):
+    """A one-point eye of `color`: all orthogonal neighbours are its stones and the opponent
+    holds at most one diagonal (none on the edge). Playouts never fill these."""
+    r = p // n
+    c = p % n
+    for d in range(4):
+        rr = r + _DR[d]
+        cc = c + _DC[d]
+        if 0 <= rr < n and 0 <= cc < n and board[rr * n + cc] != color:
+            return False
+    bad = 0
+    edge = False
+    for dr in (-1, 1):
+        for dc in (-1, 1):
+            rr = r + dr
+            cc = c + dc
+            if rr < 0 or rr >= n or cc < 0 or cc >= n:
+                edge = True
+            elif board[rr * n + cc] == 3 - color:
+                bad += 1
+    return bad == 0 if edge else bad <= 1
+
+
+@numba.njit(cache=True)
+def _playout_batch(states, seed, out_outcome, out_plies, n, komi, rules, max_moves):
+    np.random.seed(seed)
+    n2 = n * n
+    mark, stack, stones = _scratch(n)
+    cand = np.empty(n2, dtype=np.int64)
+    for i in range(states.shape[0]):
+        s = states[i].copy()
+        board = s[_HEADER : _HEADER + n2]
+        while not s[_TERMINAL]:
+            color = s[_TO_PLAY] + 1
+            ko = s[_KO]
+            m = 0
+            for p in range(n2):
+                if board[p] == 0 and p != ko:
+                    cand[m] = p
+                    m += 1
+            chosen = n2
+            while m > 0:
+                j = np.random.randint(m)
+                p = cand[j]
+                if not _is_own_eye(board, p, color, n):
+                    legal, ncap, caph = _try_move(board, p, color, n, mark, stack, stones)
+                    if legal and rules == CHINESE:
+                        legal = not _seen_before(s, s[_HASH] ^ _ZOBRIST[color - 1, p] ^ caph, ncap > 0, n2)
+                    if legal:
+                        chosen = p
+                        break
+                m -= 1
+                cand[j] = cand[m]
+            _play(s, chosen, n, komi, rules, max_moves, mark, stack, stones)
+        out_outcome[i] = s[_OUTCOME]
+        out_plies[i] = s[_PLY] - states[i, _PLY]
+
+
+@numba.njit(cache=True)
+def _score(s, n):
+    mark, stack, stones = _scratch(n)
+    return _area(s[_HEADER : _HEADER + n * n], n, mark, stack, stones)
+
+
+class Go(NativeGame):
+    _legal_mask_kernel = staticmethod(_legal_mask)
+    _apply_kernel = staticmethod(_apply)
+    _observe_kernel = staticmethod(_observe)
+    _step_batch_kernel = staticmethod(_step_batch)
+    _playout_batch_kernel = staticmethod(_playout_batch)
+    symbols = {0: ".", 1: "X", 2: "O"}
+
+    def __init__(self, size: int = 19, komi: float = 7.5, rules: str = "chinese", max_moves: int | None = None):
+        size = int(size)
+        if not 2 <= size <= MAX_SIZE:
+            raise ValueError(f"go: size must be between 2 and {MAX_SIZE}, not {size}.")
+        if rules not in RULES:
+            raise ValueError(f"go: rules must be one of {', '.join(RULES)}, not {rules!r}.")
+        komi = float(komi)
+        if komi * 2 != int(komi * 2):
+            raise ValueError(f"go: komi must be a multiple of 0.5, not {komi}.")
+        if max_moves is None:
+            max_moves = (3 if rules == "chinese" else 2) * size * size
+        if int(max_moves) < 2:
+            raise ValueError("go: max_moves must be at least 2.")
+        self.size, self.komi, self.rules, self.max_moves = size, komi, rules, int(max_moves)
+        self.name = f"go{size}"
+        self.num_actions = size * size + 1
+        self.pass_action = size * size
+        self.observation_shape = (4, size, size)
+        self.state_size = _HEADER + size * size + self.max_moves + 1
+        self.consts = (np.int64(size), np.float64(komi), np.int64(RULES[rules]), np.int64(self.max_moves))
+
+    def initial_array(self) -> np.ndarray:
+        s = np.zeros(self.state_size, dtype=np.int64)
+        s[_LAST] = -1
+        s[_KO] = -1
+        return s
+
+    def state_from_board(self, diagram: str | list[str], to_play: int = 0) -> NativeState:
+        """A position from a diagram, rank n first: 'X' black, 'O' white, '.' empty (spaces
+        ignored). It becomes the first position of the game's history, as SGF setup
+        stones do; the position must have no group without liberties."""
+        rows = diagram.strip().splitlines() if isinstance(diagram, str) else list(diagram)
+        rows = [r.replace(" ", "") for r in rows if r.strip()]
+        n = self.size
+        if len(rows) != n or any(len(r) != n for r in rows):
+            raise ValueError(f"{self.name}: a diagram needs {n} rows of {n} points.")
+        s = self.initial_array()
+        h = 0
+        for i, row in enumerate(rows):
+            for c, ch in enumerate(row):
+                v = {".": 0, "+": 0, "X": 1, "x": 1, "O": 2, "o": 2}.get(ch)
+                if v is None:
+                    raise ValueError(f"{self.name}: unknown point {ch!r} in the diagram (use X, O or .).")
+                p = (n - 1 - i) * n + c
+                s[_HEADER + p] = v
+                if v:
+                    h ^= int(_ZOBRIST[v - 1, p])
+        s[_HASH] = h
+        s[_HEADER + n * n] = h
+        s[_TO_PLAY] = int(to_play)
+        return NativeState(self, s, [])
+
+    def describe(self) -> str:
+        return super().describe() + f" (komi {self.komi}, {self.rules} rules)"
+
+    @property
+    def symmetries(self):
+        return grid_symmetries(self.size, self.size, self.num_actions)
+
+    def board(self, state: NativeState) -> np.ndarray:
+        """(n, n) points, row 0 = rank 1: 0 empty, 1 black, 2 white."""
+        return state.array[_HEADER : _HEADER + self.size**2].reshape(self.size, self.size)
+
+    def area_score(self, state: NativeState) -> float:
+        """Black's area minus White's area minus komi (positive: Black leads)."""
+        return float(_score(state.array, np.int64(self.size))) - self.komi
+
+    def result_string(self, state: NativeState) -> str:
+        """SGF-style result of a finished game: "B+3.5", "W+0.5", or "0" for a draw
+        (an even score, or a repetition under OpenSpiel's rules)."""
+        if state.is_terminal() and state.array[_OUTCOME] == 0:
+            return "0"
+        score = self.area_score(state)
+        return f"B+{score:g}" if score > 0 else f"W+{-score:g}"
+
+    def action_to_string(self, action: int) -> str:
+        a = self._check_action_id(action)
+        if a == self.pass_action:
+            return "pass"
+        return point_name(a // self.size, a % self.size, self.size, skip_i=True, upper=True)
+
+    def string_to_action(self, text: str) -> int:
+        t = str(text).strip().lower()
+        if t == "pass":
+            return self.pass_action
+        rc = parse_point(t, self.size, self.size, skip_i=True)
+        if rc is None:
+            last = "ABCDEFGHJKLMNOPQRST"[self.size - 1]
+            raise ValueError(
+                f"{self.name}: {text!r} is not a point; write a column A-{last} (no I) "
+                f"and a row 1-{self.size}, like D4, or pass."
+            )
+        return rc[0] * self.size + rc[1]
+
+    def render(self, state: NativeState) -> str:
+        s = state.array
+        if state.is_terminal():
+            status = f"game over: {self.result_string(state)}"
+        else:
+            status = ("X (black)" if state.current_player() == 0 else "O (white)") + " to move"
+        last = state.last_action()
+        return render_grid(
+            s[_HEADER : _HEADER + self.size**2],
+            self.symbols,
+            height=self.size,
+            width=self.size,
+            skip_i=True,
+            rank1_at_bottom=True,
+            marked=last if 0 <= last < self.pass_action else -1,
+            footer=f"move {s[_PLY]}, komi {self.komi:g}, {self.rules} rules; {status}",
+        )

@@ -1,0 +1,1 @@
+"""The search: numba tree kernels, the batched driver and the evaluator protocol."""

@@ -1,0 +1,1 @@
+"""Self-play, replay, optimisation, checkpoints, arena and logging."""
