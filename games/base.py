@@ -6,6 +6,7 @@ game needs nothing but an implementation of them.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -31,6 +32,16 @@ class Symmetry:
     name: str
     action_perm: np.ndarray
     transform: Callable[[np.ndarray], np.ndarray]
+
+
+def as_action(value) -> int | None:
+    """An action id from an integer (Python or numpy); None for anything else (2.5, "3")."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
 
 
 class State:

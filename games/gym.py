@@ -6,7 +6,8 @@
 Observations are the game's (C, H, W) float32 planes from the agent's view; the reward is the
 final result for the agent (+1, -1, 0), given on the last step. `info["action_mask"]` (int8,
 1 = legal) lists the agent's legal actions. An illegal action raises `games.IllegalMoveError`
-unless `illegal_action_penalty` is set, in which case the episode ends with that reward.
+unless `illegal_action_penalty` is set, in which case the episode ends with that reward (use
+this mode for tools that step unmasked random actions, such as gymnasium's `check_env`).
 The opponent is "random", any object with `select_action(state) -> int` (such as a player
 from `engine.make_player`), or a function of the state.
 """
@@ -34,7 +35,7 @@ ENVIRONMENTS = {
 
 
 class GameEnv(gymnasium.Env):
-    metadata = {"render_modes": ["ansi", "human"]}
+    metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}
 
     def __init__(
         self,
@@ -106,11 +107,14 @@ class GameEnv(gymnasium.Env):
         done = self.state.is_terminal()
         reward = float(self.state.returns()[self.agent_player]) if done else 0.0
         if self.render_mode == "human":
-            print(self.render())
+            self.render()
         return self._obs(), reward, done, False, self._info()
 
     def render(self):
         if self.render_mode is None or self.state is None:
+            return None
+        if self.render_mode == "human":
+            print(self.state)
             return None
         return str(self.state)
 

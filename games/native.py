@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from games.base import Game, IllegalMoveError, State
+from games.base import Game, IllegalMoveError, State, as_action
 
 # Header slots shared by every native state array.
 TO_PLAY = 0  # player to move, 0 or 1
@@ -142,10 +142,9 @@ class NativeState(State):
         return self._mask.copy()
 
     def apply_action(self, action: int) -> None:
-        try:
-            a = int(action)
-        except (TypeError, ValueError):
-            raise self._illegal(action) from None
+        a = as_action(action)
+        if a is None:
+            raise self._illegal(action)
         if not 0 <= a < self.game.num_actions or not self.legal_mask()[a]:
             raise self._illegal(action)
         self.game._apply_kernel(self._s, a, *self.game.consts)

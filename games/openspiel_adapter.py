@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pyspiel
 
-from games.base import Game, IllegalMoveError, State, UnknownGameError
+from games.base import Game, IllegalMoveError, State, as_action, UnknownGameError
 
 
 class OpenSpielGame(Game):
@@ -125,10 +125,9 @@ class OpenSpielState(State):
         return np.asarray(self._s.legal_actions(), dtype=np.int64)
 
     def apply_action(self, action: int) -> None:
-        try:
-            a = int(action)
-        except (TypeError, ValueError):
-            raise self._illegal(action) from None
+        a = as_action(action)
+        if a is None:
+            raise self._illegal(action)
         if self._s.is_terminal() or a not in self._s.legal_actions():
             raise self._illegal(action)
         mover = self._to_move

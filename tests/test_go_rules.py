@@ -1,0 +1,120 @@
+"""Go positions built by hand where the rule sets differ, each with its expected outcome."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import games
+from games import IllegalMoveError
+
+EMPTY_ROWS = [". . . . . . . . ."] * 5
+
+# Three kos: A (bottom left) and C (top left) Black may take, B (bottom right) White may take.
+TRIPLE_KO = [
+    "X O . O . . . . .",
+    ". X O . . . . . .",
+    *EMPTY_ROWS,
+    ". X O . . . O X .",
+    "X O . O . O X . X",
+]
+# B takes A, W takes B, B takes C, W retakes A, B retakes B; W retaking C recreates the start.
+TRIPLE_KO_CYCLE = ["C1", "H1", "C9", "B1", "G1", "B9"]
+
+# Black throws in at B1 (two stones in atari), White captures two at D1, and Black's
+# recapture of one stone at C1 recreates the position before the throw-in.
+SEND_TWO_RETURN_ONE = [
+    *([". . . . . . . . ."] * 7),
+    ". O O X . . . . .",
+    "O . X . X . . . .",
+]
+
+
+def setup(rules: str, diagram, moves=(), to_play=0, size=9):
+    game = games.make("go", size=size, rules=rules)
+    state = game.state_from_board(diagram, to_play=to_play)
+    for m in moves:
+        state.apply_action(game.string_to_action(m))
+    return game, state
+
+
+def test_triple_ko_is_forbidden_by_positional_superko():
+    game, state = setup("chinese", TRIPLE_KO, TRIPLE_KO_CYCLE[:-1])
+    last = game.string_to_action(TRIPLE_KO_CYCLE[-1])
+    assert not state.legal_mask()[last]
+    with pytest.raises(IllegalMoveError, match="B9"):
+        state.apply_action(last)
+    assert not state.is_terminal()
+    # the first five moves were all legal captures: each removed one stone
+    assert int(np.sum(game.board(state) != 0)) == int(np.sum(game.board(setup("chinese", TRIPLE_KO)[1]) != 0))
+
+
+def test_triple_ko_ends_in_a_draw_under_openspiel_rules():
+    game, state = setup("openspiel", TRIPLE_KO, TRIPLE_KO_CYCLE)
+    assert state.is_terminal()
+    assert list(state.returns()) == [0.0, 0.0]
+    assert game.result_string(state) == "0"
+
+
+def test_simple_ko_recapture_is_illegal_in_both_rule_sets():
+    for rules in ("chinese", "openspiel"):
+        game, state = setup(rules, TRIPLE_KO, ["C1"])
+        assert not state.legal_mask()[game.string_to_action("B1")]  # immediate retake
+        state.apply_action(game.string_to_action("E5"))
+        state.apply_action(game.string_to_action("E6"))
+        assert state.legal_mask()[game.string_to_action("B1")]  # after a move elsewhere it is fine
+
+
+def test_sending_two_returning_one():
+    game, state = setup("chinese", SEND_TWO_RETURN_ONE, ["B1", "D1"])
+    assert int(np.sum(game.board(state) == 1)) == 2  # two black stones were captured
+    c1 = game.string_to_action("C1")
+    assert not state.legal_mask()[c1]  # would recreate the position before the throw-in
+
+    game, state = setup("openspiel", SEND_TWO_RETURN_ONE, ["B1", "D1"])
+    assert state.legal_mask()[c1]  # not a simple ko: two stones were taken
+    state.apply_action(c1)
+    assert state.is_terminal() and list(state.returns()) == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("rules", ["chinese", "openspiel"])
+def test_suicide_is_illegal(rules):
+    single = [*([". . . . . . . . ."] * 7), ". X . . . . . . .", "X . X . . . . . ."]
+    game, state = setup(rules, single, to_play=1)
+    assert not state.legal_mask()[game.string_to_action("B1")]
+    multi = [*([". . . . . . . . ."] * 6), "X . . . . . . . .", "X X . . . . . . .", "O . X . . . . . ."]
+    game, state = setup(rules, multi, to_play=1)
+    assert not state.legal_mask()[game.string_to_action("B1")]  # White a1+b1 would have no liberty
+    with pytest.raises(IllegalMoveError):
+        state.apply_action(game.string_to_action("B1"))
+
+
+def test_a_move_without_liberties_that_captures_is_legal():
+    # Black a1 touches only white stones, but both (a2 and b1) have a1 as their last liberty.
+    diagram = [*([". . . . . . . . ."] * 6), "X . . . . . . . .", "O X . . . . . . .", ". O X . . . . . ."]
+    for rules in ("chinese", "openspiel"):
+        game, state = setup(rules, diagram)
+        state.apply_action(game.string_to_action("A1"))
+        board = game.board(state)
+        assert board[0, 0] == 1
+        assert board[1, 0] == 0 and board[0, 1] == 0  # both white stones captured
+
+
+def test_area_scoring_and_komi():
+    # Black owns columns A-E (5 x 9 = 45), White F-J (36): Black leads by 9 - 7.5 = 1.5.
+    diagram = [". . . . X O . . ."] * 9
+    game, state = setup("chinese", diagram)
+    assert game.area_score(state) == pytest.approx(45 - 36 - 7.5)
+    state.apply_action(game.pass_action)
+    state.apply_action(game.pass_action)
+    assert state.is_terminal() and list(state.returns()) == [1.0, -1.0]
+    assert game.result_string(state) == "B+1.5"
+
+
+def test_move_cap_scores_the_board():
+    game = games.make("go", size=5, rules="chinese", max_moves=4)
+    state = game.new_initial_state()
+    for m in ["C3", "pass", "B2", "pass"]:
+        state.apply_action(game.string_to_action(m))
+    assert state.is_terminal()
+    assert list(state.returns()) == [1.0, -1.0]  # 25 points of Black area against komi 7.5
