@@ -30,17 +30,30 @@ RULES = {"chinese": CHINESE, "openspiel": OPENSPIEL}
 MAX_SIZE = 19
 # Zobrist keys of (colour, point); a position's hash is the xor over its stones.
 _ZOBRIST = np.random.default_rng(37).integers(1, 2**62, size=(2, MAX_SIZE * MAX_SIZE), dtype=np.int64)
-_DR = np.array([-1, 1, 0, 0], dtype=np.int64)
-_DC = np.array([0, 0, -1, 1], dtype=np.int64)
+@numba.njit(cache=True)
+def _scratch(n):
+    """Work arrays for the kernels: the neighbour table (n*n, 8): four orthogonal then four
+    diagonal neighbours, -1 off the board; a stamp array (see _flood); two point lists."""
+    n2 = n * n
+    nbr = np.full((n2, 8), -1, dtype=np.int64)
+    for p in range(n2):
+        r = p // n
+        c = p % n
+        k = 0
+        for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1)):
+            if 0 <= r + dr < n and 0 <= c + dc < n:
+                nbr[p, k] = (r + dr) * n + c + dc
+            k += 1
+    return nbr, np.zeros(n2 + 1, dtype=np.int64), np.empty(n2, dtype=np.int64), np.empty(n2, dtype=np.int64)
 
 
 @numba.njit(cache=True)
-def _flood(board, p, n, mark, stack, stones, lib_limit):
+def _flood(board, p, nbr, mark, stack, stones, lib_limit):
     """Stones of the group at p and its distinct liberties, stopping at `lib_limit` liberties.
 
-    `mark` is a stamp array of n*n + 1 slots; its last slot holds the current stamp, so no
-    clearing is needed between calls. Returns (number of stones, number of liberties); the
-    stone list is complete only when the liberty count stayed below the limit.
+    `mark` has n*n + 1 slots; the last holds the current stamp, so nothing is cleared between
+    calls. Returns (number of stones, number of liberties); the stone list is complete only
+    when the liberty count stayed below the limit.
     """
     mark[-1] += 1
     stamp = mark[-1]
@@ -55,15 +68,9 @@ def _flood(board, p, n, mark, stack, stones, lib_limit):
         q = stack[top]
         stones[ns] = q
         ns += 1
-        r = q // n
-        c = q % n
         for d in range(4):
-            rr = r + _DR[d]
-            cc = c + _DC[d]
-            if rr < 0 or rr >= n or cc < 0 or cc >= n:
-                continue
-            t = rr * n + cc
-            if mark[t] == stamp:
+            t = nbr[q, d]
+            if t < 0 or mark[t] == stamp:
                 continue
             v = board[t]
             if v == 0:
@@ -79,34 +86,30 @@ def _flood(board, p, n, mark, stack, stones, lib_limit):
 
 
 @numba.njit(cache=True)
-def _try_move(board, p, color, n, mark, stack, stones):
+def _try_move(board, p, color, nbr, mark, stack, stones):
     """Whether a stone of `color` at empty p is not suicide, and what it would capture.
 
     Returns (legal, stones captured, xor of the captured stones' Zobrist keys).
     """
     opp = 3 - color
-    r = p // n
-    c = p % n
     first_stamp = mark[-1] + 1
     legal = False
     ncap = 0
     caph = np.int64(0)
     for d in range(4):
-        rr = r + _DR[d]
-        cc = c + _DC[d]
-        if rr < 0 or rr >= n or cc < 0 or cc >= n:
+        t = nbr[p, d]
+        if t < 0:
             continue
-        t = rr * n + cc
         v = board[t]
         if v == 0:
             legal = True
         elif v == color:
             if not legal:
-                _, nl = _flood(board, t, n, mark, stack, stones, 2)
+                _, nl = _flood(board, t, nbr, mark, stack, stones, 2)
                 if nl >= 2:  # p is one liberty; the group keeps another
                     legal = True
         elif mark[t] < first_stamp:  # an opponent group not yet examined in this call
-            ns, nl = _flood(board, t, n, mark, stack, stones, 2)
+            ns, nl = _flood(board, t, nbr, mark, stack, stones, 2)
             if nl == 1:  # its only liberty is p: captured
                 ncap += ns
                 for j in range(ns):
@@ -133,20 +136,18 @@ def _seen_before(s, h, captures, n2):
 
 
 @numba.njit(cache=True)
-def _area(board, n, mark, stack, stones):
+def _area(board, nbr, mark, stack):
     """Black area minus white area (stones plus empty regions that reach only one colour)."""
-    n2 = n * n
     mark[-1] += 1
     seen = mark[-1]
     total = 0
-    for p in range(n2):
+    for p in range(board.shape[0]):
         v = board[p]
         if v == 1:
             total += 1
         elif v == 2:
             total -= 1
         elif mark[p] != seen:
-            # flood the empty region; `seen` marks region points, neighbours are read only
             mark[p] = seen
             stack[0] = p
             top = 1
@@ -157,14 +158,10 @@ def _area(board, n, mark, stack, stones):
                 top -= 1
                 q = stack[top]
                 size += 1
-                r = q // n
-                c = q % n
                 for d in range(4):
-                    rr = r + _DR[d]
-                    cc = c + _DC[d]
-                    if rr < 0 or rr >= n or cc < 0 or cc >= n:
+                    t = nbr[q, d]
+                    if t < 0:
                         continue
-                    t = rr * n + cc
                     w = board[t]
                     if w == 1:
                         black = True
@@ -182,14 +179,7 @@ def _area(board, n, mark, stack, stones):
 
 
 @numba.njit(cache=True)
-def _scratch(n):
-    n2 = n * n
-    mark = np.zeros(n2 + 1, dtype=np.int64)
-    return mark, np.empty(n2, dtype=np.int64), np.empty(n2, dtype=np.int64)
-
-
-@numba.njit(cache=True)
-def _play(s, a, n, komi, rules, max_moves, mark, stack, stones):
+def _play(s, a, n, komi, rules, max_moves, nbr, mark, stack, stones):
     n2 = n * n
     board = s[_HEADER : _HEADER + n2]
     ply = s[_PLY]
@@ -201,25 +191,18 @@ def _play(s, a, n, komi, rules, max_moves, mark, stack, stones):
         s[_KO] = -1
     else:
         opp = 3 - color
-        r = a // n
-        c = a % n
         enemy_eye = True
         for d in range(4):
-            rr = r + _DR[d]
-            cc = c + _DC[d]
-            if 0 <= rr < n and 0 <= cc < n and board[rr * n + cc] != opp:
+            t = nbr[a, d]
+            if t >= 0 and board[t] != opp:
                 enemy_eye = False
         board[a] = color
         h ^= _ZOBRIST[color - 1, a]
         last_capture = -1
         for d in range(4):
-            rr = r + _DR[d]
-            cc = c + _DC[d]
-            if rr < 0 or rr >= n or cc < 0 or cc >= n:
-                continue
-            t = rr * n + cc
-            if board[t] == opp:
-                ns, nl = _flood(board, t, n, mark, stack, stones, 1)
+            t = nbr[a, d]
+            if t >= 0 and board[t] == opp:
+                ns, nl = _flood(board, t, nbr, mark, stack, stones, 1)
                 if nl == 0:
                     for j in range(ns):
                         board[stones[j]] = 0
@@ -242,19 +225,19 @@ def _play(s, a, n, komi, rules, max_moves, mark, stack, stones):
         s[_TERMINAL] = 1
         s[_OUTCOME] = 0
     elif s[_PASSES] >= 2 or ply + 1 >= max_moves:
-        score = _area(board, n, mark, stack, stones) - komi
+        score = _area(board, nbr, mark, stack) - komi
         s[_TERMINAL] = 1
         s[_OUTCOME] = 1 if score > 0 else (-1 if score < 0 else 0)
 
 
 @numba.njit(cache=True)
 def _apply(s, a, n, komi, rules, max_moves):
-    mark, stack, stones = _scratch(n)
-    _play(s, a, n, komi, rules, max_moves, mark, stack, stones)
+    nbr, mark, stack, stones = _scratch(n)
+    _play(s, a, n, komi, rules, max_moves, nbr, mark, stack, stones)
 
 
 @numba.njit(cache=True)
-def _fill_mask(s, mask, n, rules, mark, stack, stones):
+def _fill_mask(s, mask, n, rules, nbr, mark, stack, stones):
     mask[:] = False
     if s[_TERMINAL]:
         return
@@ -265,18 +248,17 @@ def _fill_mask(s, mask, n, rules, mark, stack, stones):
     for p in range(n2):
         if board[p] != 0 or p == ko:
             continue
-        legal, ncap, caph = _try_move(board, p, color, n, mark, stack, stones)
+        legal, ncap, caph = _try_move(board, p, color, nbr, mark, stack, stones)
         if legal and rules == CHINESE:
-            h = s[_HASH] ^ _ZOBRIST[color - 1, p] ^ caph
-            legal = not _seen_before(s, h, ncap > 0, n2)
+            legal = not _seen_before(s, s[_HASH] ^ _ZOBRIST[color - 1, p] ^ caph, ncap > 0, n2)
         mask[p] = legal
     mask[n2] = True
 
 
 @numba.njit(cache=True)
 def _legal_mask(s, mask, n, komi, rules, max_moves):
-    mark, stack, stones = _scratch(n)
-    _fill_mask(s, mask, n, rules, mark, stack, stones)
+    nbr, mark, stack, stones = _scratch(n)
+    _fill_mask(s, mask, n, rules, nbr, mark, stack, stones)
 
 
 @numba.njit(cache=True)
@@ -297,37 +279,32 @@ def _observe(s, mask, out, n, komi, rules, max_moves):
 
 @numba.njit(cache=True)
 def _step_batch(states, actions, out_states, out_masks, out_terminal, out_outcome, out_obs, n, komi, rules, max_moves):
-    mark, stack, stones = _scratch(n)
+    nbr, mark, stack, stones = _scratch(n)
     for i in range(states.shape[0]):
         out_states[i] = states[i]
-        _play(out_states[i], actions[i], n, komi, rules, max_moves, mark, stack, stones)
-        _fill_mask(out_states[i], out_masks[i], n, rules, mark, stack, stones)
+        _play(out_states[i], actions[i], n, komi, rules, max_moves, nbr, mark, stack, stones)
+        _fill_mask(out_states[i], out_masks[i], n, rules, nbr, mark, stack, stones)
         out_terminal[i] = out_states[i, _TERMINAL] != 0
         out_outcome[i] = out_states[i, _OUTCOME]
         _observe(out_states[i], out_masks[i], out_obs[i], n, komi, rules, max_moves)
 
 
 @numba.njit(cache=True)
-def _is_own_eye(board, p, color, n):
+def _is_own_eye(board, p, color, nbr):
     """A one-point eye of `color`: all orthogonal neighbours are its stones and the opponent
     holds at most one diagonal (none on the edge). Playouts never fill these."""
-    r = p // n
-    c = p % n
     for d in range(4):
-        rr = r + _DR[d]
-        cc = c + _DC[d]
-        if 0 <= rr < n and 0 <= cc < n and board[rr * n + cc] != color:
+        t = nbr[p, d]
+        if t >= 0 and board[t] != color:
             return False
     bad = 0
     edge = False
-    for dr in (-1, 1):
-        for dc in (-1, 1):
-            rr = r + dr
-            cc = c + dc
-            if rr < 0 or rr >= n or cc < 0 or cc >= n:
-                edge = True
-            elif board[rr * n + cc] == 3 - color:
-                bad += 1
+    for d in range(4, 8):
+        t = nbr[p, d]
+        if t < 0:
+            edge = True
+        elif board[t] == 3 - color:
+            bad += 1
     return bad == 0 if edge else bad <= 1
 
 
@@ -335,7 +312,7 @@ def _is_own_eye(board, p, color, n):
 def _playout_batch(states, seed, out_outcome, out_plies, n, komi, rules, max_moves):
     np.random.seed(seed)
     n2 = n * n
-    mark, stack, stones = _scratch(n)
+    nbr, mark, stack, stones = _scratch(n)
     cand = np.empty(n2, dtype=np.int64)
     for i in range(states.shape[0]):
         s = states[i].copy()
@@ -352,8 +329,8 @@ def _playout_batch(states, seed, out_outcome, out_plies, n, komi, rules, max_mov
             while m > 0:
                 j = np.random.randint(m)
                 p = cand[j]
-                if not _is_own_eye(board, p, color, n):
-                    legal, ncap, caph = _try_move(board, p, color, n, mark, stack, stones)
+                if not _is_own_eye(board, p, color, nbr):
+                    legal, ncap, caph = _try_move(board, p, color, nbr, mark, stack, stones)
                     if legal and rules == CHINESE:
                         legal = not _seen_before(s, s[_HASH] ^ _ZOBRIST[color - 1, p] ^ caph, ncap > 0, n2)
                     if legal:
@@ -361,23 +338,18 @@ def _playout_batch(states, seed, out_outcome, out_plies, n, komi, rules, max_mov
                         break
                 m -= 1
                 cand[j] = cand[m]
-            _play(s, chosen, n, komi, rules, max_moves, mark, stack, stones)
+            _play(s, chosen, n, komi, rules, max_moves, nbr, mark, stack, stones)
         out_outcome[i] = s[_OUTCOME]
         out_plies[i] = s[_PLY] - states[i, _PLY]
 
 
 @numba.njit(cache=True)
 def _score(s, n):
-    mark, stack, stones = _scratch(n)
-    return _area(s[_HEADER : _HEADER + n * n], n, mark, stack, stones)
+    nbr, mark, stack, _ = _scratch(n)
+    return _area(s[_HEADER : _HEADER + n * n], nbr, mark, stack)
 
 
-class Go(NativeGame):
-    _legal_mask_kernel = staticmethod(_legal_mask)
-    _apply_kernel = staticmethod(_apply)
-    _observe_kernel = staticmethod(_observe)
-    _step_batch_kernel = staticmethod(_step_batch)
-    _playout_batch_kernel = staticmethod(_playout_batch)
+class Go(NativeGame, kernels=globals()):
     symbols = {0: ".", 1: "X", 2: "O"}
 
     def __init__(self, size: int = 19, komi: float = 7.5, rules: str = "chinese", max_moves: int | None = None):

@@ -132,14 +132,9 @@ def _playout_batch(states, seed, out_outcome, out_plies, h, w, k, gravity):
         out_plies[i] = s[_PLY] - states[i, _PLY]
 
 
-class MNKGame(NativeGame):
+class MNKGame(NativeGame, kernels=globals()):
     """Base class of the k-in-a-row games; subclasses give the name and notation."""
 
-    _legal_mask_kernel = staticmethod(_legal_mask)
-    _apply_kernel = staticmethod(_apply)
-    _observe_kernel = staticmethod(_observe)
-    _step_batch_kernel = staticmethod(_step_batch)
-    _playout_batch_kernel = staticmethod(_playout_batch)
     symbols = {0: ".", 1: "X", 2: "O"}
 
     def __init__(self, name: str, height: int, width: int, connect: int, gravity: bool):

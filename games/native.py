@@ -52,6 +52,15 @@ class NativeGame(Game):
     _step_batch_kernel: Callable
     _playout_batch_kernel: Callable
 
+    KERNELS = ("_legal_mask", "_apply", "_observe", "_step_batch", "_playout_batch")
+
+    def __init_subclass__(cls, kernels: dict | None = None, **kw):
+        """`class Go(NativeGame, kernels=globals())` binds the game file's kernels by name."""
+        super().__init_subclass__(**kw)
+        if kernels is not None:
+            for name in cls.KERNELS:
+                setattr(cls, f"{name}_kernel", staticmethod(kernels[name]))
+
     def initial_array(self) -> np.ndarray:
         raise NotImplementedError
 

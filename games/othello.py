@@ -138,17 +138,12 @@ def _playout_batch(states, seed, out_outcome, out_plies):
         out_plies[i] = s[_PLY] - states[i, _PLY]
 
 
-class Othello(NativeGame):
+class Othello(NativeGame, kernels=globals()):
     name = "othello"
     num_actions = N * N + 1
     observation_shape = (4, N, N)
     state_size = _HEADER + N * N
     consts = ()
-    _legal_mask_kernel = staticmethod(_legal_mask)
-    _apply_kernel = staticmethod(_apply)
-    _observe_kernel = staticmethod(_observe)
-    _step_batch_kernel = staticmethod(_step_batch)
-    _playout_batch_kernel = staticmethod(_playout_batch)
     symbols = {0: ".", 1: "X", 2: "O"}
 
     def initial_array(self) -> np.ndarray:
