@@ -95,14 +95,19 @@ class NativeGame(Game):
         out.returns[:, 1] = -outcome
         return out
 
-    def playout_batch(self, states: np.ndarray, seed: int, plies_out: np.ndarray | None = None) -> np.ndarray:
-        """Play every state to the end with random legal moves (Go: never filling one's own
-        eyes); (N, 2) returns. `plies_out`, when given, receives each playout's length."""
-        states = np.ascontiguousarray(states, dtype=np.int64)
+    def playout_outcomes(self, states: np.ndarray, seed: int, plies_out: np.ndarray | None = None) -> np.ndarray:
+        """Like playout_batch, but the raw (N,) int64 results for player 0 (the hot path of
+        rollout evaluation)."""
         n = states.shape[0]
         outcome = np.empty(n, dtype=np.int64)
         plies = np.empty(n, dtype=np.int64) if plies_out is None else plies_out
         self._playout_batch_kernel(states, np.int64(seed), outcome, plies, *self.consts)
+        return outcome
+
+    def playout_batch(self, states: np.ndarray, seed: int, plies_out: np.ndarray | None = None) -> np.ndarray:
+        """Play every state to the end with random legal moves (Go: never filling one's own
+        eyes); (N, 2) returns. `plies_out`, when given, receives each playout's length."""
+        outcome = self.playout_outcomes(np.ascontiguousarray(states, dtype=np.int64), seed, plies_out)
         return np.stack([outcome, -outcome], axis=1).astype(np.float32)
 
     def observe_batch(self, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

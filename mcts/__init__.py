@@ -1,1 +1,9 @@
-"""The search: numba tree kernels, the batched driver and the evaluator protocol."""
+"""The search: numba tree kernels, the batched driver and the evaluator protocol.
+
+    result = mcts.search(game, states, evaluator, mcts.SearchConfig(num_simulations=200), rng=0)
+"""
+
+from mcts.evaluators import Evaluator, RolloutEvaluator, UniformEvaluator
+from mcts.search import SearchConfig, SearchResult, SearchTree, search
+
+__all__ = ["search", "SearchConfig", "SearchResult", "SearchTree", "Evaluator", "UniformEvaluator", "RolloutEvaluator"]

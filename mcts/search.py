@@ -1,0 +1,383 @@
+"""The batched search driver: many trees in lockstep, one simulation wave at a time.
+
+    result = mcts.search(game, states, evaluator, mcts.SearchConfig(num_simulations=200), rng=rng)
+
+A wave is: `select` (one numba call over every tree, up to `leaves_per_wave` leaves each),
+expand (one game batch kernel call for native games, a Python loop for OpenSpiel games),
+evaluate (one evaluator call on all new leaves), `backup` (one numba call).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from games.base import Game, State
+from games.native import NativeGame, NativeState
+from mcts import kernels as K
+from mcts.tree import Tree
+
+
+@dataclass
+class SearchConfig:
+    num_simulations: int = 200
+    algorithm: str = "puct"  # "puct" or "gumbel"
+    leaves_per_wave: int = 1  # leaves per tree per wave (virtual loss keeps them apart)
+    c_init: float = 1.25  # PUCT: c(N) = c_init + log((N + c_base + 1) / c_base)
+    c_base: float = 19652.0
+    fpu_reduction: float = 0.25  # unvisited child = parent value - reduction * sqrt(visited prior)
+    dirichlet_fraction: float = 0.0  # root noise share (0.25 in self-play)
+    dirichlet_alpha: float | None = None  # None: 10 / number of legal moves
+    max_considered: int = 16  # Gumbel: root actions sampled without replacement
+    gumbel_scale: float = 1.0  # Gumbel noise scale (0: deterministic top-k by prior)
+    c_visit: float = 50.0  # Gumbel: sigma(q) = (c_visit + max N) * c_scale * q
+    c_scale: float = 1.0
+    temperature: float = 0.0  # PUCT action choice: 0 = most visited, else sample N^(1/T)
+
+    def __post_init__(self):
+        problems = []
+        if self.num_simulations < 1:
+            problems.append("num_simulations must be at least 1")
+        if self.algorithm not in ("puct", "gumbel"):
+            problems.append(f"algorithm must be puct or gumbel, not {self.algorithm!r}")
+        if self.leaves_per_wave < 1:
+            problems.append("leaves_per_wave must be at least 1")
+        if not 0.0 <= self.dirichlet_fraction <= 1.0:
+            problems.append("dirichlet_fraction must be in [0, 1]")
+        if self.max_considered < 1:
+            problems.append("max_considered must be at least 1")
+        if self.temperature < 0:
+            problems.append("temperature must be >= 0")
+        if problems:
+            raise ValueError("bad search settings: " + "; ".join(problems) + ".")
+
+
+@dataclass
+class SearchResult:
+    visit_counts: np.ndarray  # (B, A) root child visits
+    policy_target: np.ndarray  # (B, A) visit distribution (PUCT) or completed-Q policy (Gumbel)
+    root_value: np.ndarray  # (B,) from the view of each root's player to move
+    action: np.ndarray  # (B,) chosen action
+    tree: "SearchTree" = field(repr=False)
+
+
+@lru_cache(maxsize=64)
+def halving_table(max_considered: int, num_simulations: int) -> np.ndarray:
+    """Sequential halving as a schedule: row m, column k = the visit count the root action
+    chosen at simulation k must have, when m actions are considered. Each phase spreads an
+    equal share of the budget over the surviving actions, then halves them."""
+    table = np.zeros((max_considered + 1, num_simulations), np.int32)
+    for m in range(1, max_considered + 1):
+        if m == 1:
+            table[m] = np.arange(num_simulations)
+            continue
+        phases = math.ceil(math.log2(m))
+        seq: list[int] = []
+        visits = [0] * m
+        alive = m
+        while len(seq) < num_simulations:
+            extra = max(1, num_simulations // (phases * alive))
+            for _ in range(extra):
+                seq.extend(visits[:alive])
+                for i in range(alive):
+                    visits[i] += 1
+            alive = max(2, alive // 2)
+        table[m] = seq[:num_simulations]
+    return table
+
+
+class SearchTree:
+    """Trees plus the states of their nodes, kept between searches for tree reuse."""
+
+    def __init__(self, game: Game, batch: int, capacity: int):
+        self.game = game
+        self.tree = Tree.empty(batch, capacity, game.num_actions)
+        self.native = isinstance(game, NativeGame)
+        if self.native:
+            self.states = np.zeros((batch, capacity, game.state_size), np.int64)
+        else:
+            self.states = [dict() for _ in range(batch)]
+        self.valid = np.zeros(batch, bool)  # root holds a searched position
+        self.histories: list[list[int] | None] = [None] * batch
+        self.clean_root_prior = np.zeros((batch, game.num_actions), np.float32)
+
+    def ensure_capacity(self, capacity: int) -> None:
+        if capacity <= self.tree.capacity:
+            return
+        capacity = max(capacity, 2 * self.tree.capacity)
+        old = self.tree.capacity
+        self.tree = self.tree.grown(capacity)
+        if self.native:
+            states = np.zeros((self.tree.batch, capacity, self.game.state_size), np.int64)
+            states[:, :old] = self.states
+            self.states = states
+
+    def advance(self, b: int, action: int) -> None:
+        """Keep the subtree of `action` as tree b's new root (no root noise carried over); the
+        next search on the position after `action` continues from it."""
+        t = self.tree
+        child = t.children[b, 0, action] if self.valid[b] else -1
+        if child < 0 or not t.expanded[b, child]:
+            self.valid[b] = False
+            return
+        order, remap = K.subtree_order(t.children, b, int(child), int(t.num_nodes[b]))
+        n = len(order)
+        for name in ("visits", "value_sum", "raw_value", "prior", "legal", "to_play", "expanded", "solved",
+                     "solved_value", "action"):
+            arr = getattr(t, name)
+            arr[b, :n] = arr[b, order]
+            arr[b, n:] = 0
+        kids = t.children[b, order]
+        t.children[b, :n] = np.where(kids >= 0, remap[np.maximum(kids, 0)], -1)
+        t.children[b, n:] = -1
+        parents = t.parent[b, order]
+        t.parent[b, :n] = np.where(parents >= 0, remap[np.maximum(parents, 0)], -1)
+        t.parent[b, 0] = -1
+        t.parent[b, n:] = -1
+        t.action[b, 0] = -1
+        t.num_nodes[b] = n
+        if self.native:
+            self.states[b, :n] = self.states[b, order]
+        else:
+            self.states[b] = {int(remap[k]): s for k, s in self.states[b].items() if remap[k] >= 0}
+        self.clean_root_prior[b] = t.prior[b, 0]
+        if self.histories[b] is not None:
+            self.histories[b] = self.histories[b] + [int(action)]
+
+    def matches(self, b: int, state: State) -> bool:
+        """Whether tree b's root is this state's position (same move list, and for native games
+        the same state array, which also tells apart positions set up without moves)."""
+        if not self.valid[b] or self.histories[b] != state.history():
+            return False
+        return not self.native or np.array_equal(self.states[b, 0], state.array)
+
+    # ---- state side table ----------------------------------------------------------------
+    def state_rows(self, b_idx: np.ndarray, node_idx: np.ndarray):
+        if self.native:
+            return self.states[b_idx, node_idx]
+        return [self.states[b][n] for b, n in zip(b_idx.tolist(), node_idx.tolist())]
+
+    def store(self, b_idx: np.ndarray, node_idx: np.ndarray, children) -> None:
+        if self.native:
+            self.states[b_idx, node_idx] = children
+        else:
+            for b, n, s in zip(b_idx.tolist(), node_idx.tolist(), children):
+                self.states[b][n] = s
+
+
+def _expand(game: Game, tree: SearchTree, parents, actions: np.ndarray):
+    """Children of (parent state, action) pairs: states, legal masks, terminal flags, player-0
+    returns, observations and players to move."""
+    if tree.native:
+        out = game.step_batch(parents, actions)
+        return out.states, out.legal_masks, out.terminal, out.returns[:, 0], out.observations, out.states[:, 0]
+    kids = [p.child(int(a)) for p, a in zip(parents, actions)]
+    masks = np.stack([k.legal_mask() for k in kids])
+    terminal = np.array([k.is_terminal() for k in kids])
+    returns0 = np.array([k.returns()[0] for k in kids], np.float32)
+    obs = np.stack([k.observation() for k in kids]).astype(np.float32)
+    players = np.array([k.current_player() for k in kids], np.int64)
+    return kids, masks, terminal, returns0, obs, players
+
+
+def _to_player0(values: np.ndarray, players: np.ndarray) -> np.ndarray:
+    return np.where(players == 0, values, -values).astype(np.float32)
+
+
+def _init_roots(game, tree: SearchTree, states: list[State], todo: np.ndarray, evaluator) -> None:
+    t = tree.tree
+    t.visits[todo] = 0
+    t.value_sum[todo] = 0
+    t.children[todo] = -1
+    t.parent[todo] = -1
+    t.expanded[todo] = False
+    t.solved[todo] = False
+    roots = [states[i] for i in todo]
+    if tree.native:
+        arr = np.stack([s.array for s in roots])
+        masks, obs = game.observe_batch(arr)
+        players = arr[:, 0]
+        tree.states[todo, 0] = arr
+        eval_states = arr
+    else:
+        masks = np.stack([s.legal_mask() for s in roots])
+        obs = np.stack([s.observation() for s in roots]).astype(np.float32)
+        players = np.array([s.current_player() for s in roots])
+        for i, s in zip(todo.tolist(), roots):
+            tree.states[i] = {0: s.clone()}
+        eval_states = [s.clone() for s in roots]
+    priors, values = evaluator.evaluate(obs, masks, states=eval_states)
+    priors = np.where(masks, priors, 0).astype(np.float32)
+    priors /= np.maximum(priors.sum(axis=1, keepdims=True), 1e-12)
+    t.prior[todo, 0] = priors
+    t.legal[todo, 0] = masks
+    t.to_play[todo, 0] = players
+    t.raw_value[todo, 0] = _to_player0(np.asarray(values, np.float32), players)
+    t.value_sum[todo, 0] = t.raw_value[todo, 0]
+    t.visits[todo, 0] = 1
+    t.expanded[todo, 0] = True
+    t.num_nodes[todo] = 1
+    tree.clean_root_prior[todo] = priors
+    tree.valid[todo] = True
+    for i, s in zip(todo.tolist(), roots):
+        tree.histories[i] = s.history()
+
+
+def _prepare_roots(tree: SearchTree, config: SearchConfig, rng: np.random.Generator) -> None:
+    """Fresh root noise: Dirichlet on the priors (PUCT) or Gumbel samples (Gumbel)."""
+    t = tree.tree
+    t.prior[:, 0] = tree.clean_root_prior
+    legal = t.legal[:, 0]
+    n_legal = legal.sum(axis=1)
+    if config.algorithm == "puct" and config.dirichlet_fraction > 0:
+        for b in range(t.batch):
+            idx = np.flatnonzero(legal[b])
+            alpha = config.dirichlet_alpha or 10.0 / max(len(idx), 1)
+            noise = rng.dirichlet(np.full(len(idx), alpha))
+            f = config.dirichlet_fraction
+            t.prior[b, 0, idx] = (1 - f) * t.prior[b, 0, idx] + f * noise
+    if config.algorithm == "gumbel":
+        g = rng.gumbel(size=legal.shape).astype(np.float32) * config.gumbel_scale
+        t.gumbel[:] = np.where(legal, g, 0)
+        t.considered[:] = np.minimum(n_legal, config.max_considered)
+
+
+def search(game: Game, states, evaluator, config: SearchConfig | None = None, rng=None,
+           tree: SearchTree | None = None) -> SearchResult:
+    """Search from every state (a list of State objects, all non-terminal) and pick actions.
+
+    Pass the `tree` of an earlier result (after `tree.advance`) to continue from its subtrees;
+    trees whose root does not match the given state start fresh.
+    """
+    config = config or SearchConfig()
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    states = list(states)
+    if not states:
+        raise ValueError("search needs at least one state.")
+    for s in states:
+        if s.is_terminal():
+            raise ValueError("cannot search from a finished game.")
+    batch = len(states)
+    if tree is None or tree.tree.batch != batch or tree.game is not game:
+        tree = SearchTree(game, batch, config.num_simulations + 1)
+    if config.algorithm == "gumbel":
+        tree.valid[:] = False  # sequential halving starts from an unvisited root
+    todo = np.array([b for b in range(batch) if not tree.matches(b, states[b])], np.int64)
+    tree.ensure_capacity(int(tree.tree.num_nodes.max(initial=0)) + config.num_simulations + 1)
+    if len(todo):
+        _init_roots(game, tree, states, todo, evaluator)
+    _prepare_roots(tree, config, rng)
+    _run(game, tree, evaluator, config)
+    return _result(tree, config, rng)
+
+
+def _run(game: Game, tree: SearchTree, evaluator, config: SearchConfig) -> None:
+    t = tree.tree
+    t.sims_done[:] = 0
+    leaves = config.leaves_per_wave
+    algorithm = K.GUMBEL if config.algorithm == "gumbel" else K.PUCT
+    table = halving_table(config.max_considered, config.num_simulations)
+    kind = np.empty((t.batch, leaves), np.int64)
+    node = np.empty((t.batch, leaves), np.int64)
+    known = np.zeros((t.batch, leaves), np.float32)
+    leaf_index = np.full((t.batch, leaves), -1, np.int64)
+    while int(t.sims_done.min()) < config.num_simulations:
+        K.select(t.visits, t.value_sum, t.raw_value, t.prior, t.legal, t.children, t.parent, t.action, t.to_play,
+                 t.expanded, t.solved, t.solved_value, t.num_nodes, t.gumbel, t.considered, t.sims_done,
+                 config.num_simulations, leaves, algorithm, config.c_init, config.c_base, config.fpu_reduction,
+                 config.c_visit, config.c_scale, table, kind, node)
+        b_idx, k_idx = np.nonzero(kind == K.EXPAND)
+        n_new = len(b_idx)
+        leaf_index.fill(-1)
+        leaf_index[b_idx, k_idx] = np.arange(n_new)
+        A = t.num_actions
+        if n_new:
+            leaf_nodes = node[b_idx, k_idx]
+            parent_nodes = t.parent[b_idx, leaf_nodes]
+            actions = t.action[b_idx, leaf_nodes].astype(np.int64)
+            parents = tree.state_rows(b_idx, parent_nodes)
+            kids, masks, terminal, returns0, obs, players = _expand(game, tree, parents, actions)
+            tree.store(b_idx, leaf_nodes, kids)
+            priors = np.zeros((n_new, A), np.float32)
+            values0 = returns0.astype(np.float32)
+            live = np.flatnonzero(~terminal)
+            if len(live):
+                live_states = kids[live] if tree.native else [kids[i] for i in live]
+                p, v = evaluator.evaluate(obs[live], masks[live], states=live_states)
+                p = np.where(masks[live], p, 0).astype(np.float32)
+                priors[live] = p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
+                values0[live] = _to_player0(np.asarray(v, np.float32), players[live])
+        else:
+            priors = np.zeros((0, A), np.float32)
+            masks = np.zeros((0, A), bool)
+            players = np.zeros(0, np.int64)
+            terminal = np.zeros(0, bool)
+            values0 = np.zeros(0, np.float32)
+        K.backup(t.visits, t.value_sum, t.raw_value, t.prior, t.legal, t.children, t.parent, t.to_play,
+                 t.expanded, t.solved, t.solved_value, t.sims_done, kind, node, leaf_index, priors, masks,
+                 players.astype(np.int8), terminal, values0, known)
+
+
+def _result(tree: SearchTree, config: SearchConfig, rng: np.random.Generator) -> SearchResult:
+    t = tree.tree
+    visits = t.root_child_visits()
+    B, A = visits.shape
+    legal = t.legal[:, 0]
+    if config.algorithm == "gumbel":
+        policy = np.zeros((B, A), np.float64)
+        actions = np.zeros(B, np.int64)
+        scores = np.empty(A)
+        for b in range(B):
+            K.gumbel_improved_policy(b, 0, t.visits, t.value_sum, t.raw_value, t.prior, t.legal, t.children,
+                                     t.to_play, t.solved, t.solved_value, config.c_visit, config.c_scale, policy[b])
+            K.gumbel_root_scores(b, t.visits, t.value_sum, t.raw_value, t.prior, t.legal, t.children, t.to_play,
+                                 t.solved, t.solved_value, t.gumbel, int(visits[b].max()), config.c_visit,
+                                 config.c_scale, scores)
+            actions[b] = int(np.argmax(scores))
+    else:
+        policy = visits / np.maximum(visits.sum(axis=1, keepdims=True), 1)
+        actions = np.array([_puct_action(t, b, visits[b], config.temperature, rng) for b in range(B)])
+    for b in range(B):  # a proven win at the root is played, whatever the counts say
+        win = _proven_win(t, b)
+        if win >= 0:
+            actions[b] = win
+    assert np.all(legal[np.arange(B), actions])
+    return SearchResult(visits, policy.astype(np.float32), t.root_value(), actions, tree)
+
+
+def _proven_win(t: Tree, b: int) -> int:
+    if not t.solved[b, 0]:
+        return -1
+    sgn = 1.0 if t.to_play[b, 0] == 0 else -1.0
+    best, best_v = -1, -2.0
+    for a in np.flatnonzero(t.legal[b, 0]):
+        ch = t.children[b, 0, a]
+        if ch >= 0 and t.solved[b, ch] and sgn * t.solved_value[b, ch] > best_v:
+            best, best_v = int(a), sgn * t.solved_value[b, ch]
+    return best if best_v >= 1.0 else -1
+
+
+def _puct_action(t: Tree, b: int, visits: np.ndarray, temperature: float, rng: np.random.Generator) -> int:
+    legal = np.flatnonzero(t.legal[b, 0])
+    counts = visits[legal].astype(np.float64)
+    # avoid children proven lost when anything else is available
+    sgn = 1.0 if t.to_play[b, 0] == 0 else -1.0
+    kids = t.children[b, 0, legal]
+    lost = np.array([k >= 0 and t.solved[b, k] and sgn * t.solved_value[b, k] <= -1.0 for k in kids])
+    if lost.any() and not lost.all():
+        counts[lost] = 0
+        legal, counts = legal[~lost], counts[~lost]
+    if counts.sum() == 0:
+        return int(legal[np.argmax(t.prior[b, 0, legal])])
+    if temperature > 0:
+        p = counts ** (1.0 / temperature)
+        return int(rng.choice(legal, p=p / p.sum()))
+    best = np.flatnonzero(counts == counts.max())
+    if len(best) > 1:  # tie: the higher mean value
+        q = [sgn * t.value_sum[b, t.children[b, 0, legal[i]]] / max(t.visits[b, t.children[b, 0, legal[i]]], 1)
+             for i in best]
+        return int(legal[best[int(np.argmax(q))]])
+    return int(legal[best[0]])
