@@ -55,6 +55,39 @@ def cmd_play(args) -> int:
     return 0
 
 
+def cmd_arena(args) -> int:
+    import json
+
+    from engine.arena import play_match
+    from engine.players import PlayerSpecError, make_player
+
+    game = _game(args.game)
+    if args.games < 1:
+        raise UsageError("--games must be at least 1.")
+    if args.openings < 0:
+        raise UsageError("--openings must be 0 or more.")
+    try:
+        a = make_player(args.player_a, game, seed=args.seed)
+        b = make_player(args.player_b, game, seed=None if args.seed is None else args.seed + 1)
+    except (PlayerSpecError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    if "human" in (a.name, b.name):
+        raise UsageError("the arena plays players against each other; use `move37 play` to play yourself.")
+
+    def progress(r):
+        if not args.json:
+            print(f"\r{r.games}/{args.games} games  +{r.wins} ={r.draws} -{r.losses}", end="", file=sys.stderr,
+                  flush=True)
+
+    result = play_match(game, a, b, args.games, args.openings, args.seed or 0, progress)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        print(file=sys.stderr)
+        print(result.summary())
+    return 0
+
+
 def cmd_bench(args) -> int:
     if args.what == "games":
         from benchmarks import games_bench
@@ -80,6 +113,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--color", default="first", help="your side: first|second|black|white (default: first)")
     s.add_argument("--seed", type=int, default=None, help="seed for the agent's randomness")
     s.set_defaults(func=cmd_play)
+
+    s = sub.add_parser("arena", help="play two players against each other and estimate the Elo difference")
+    s.add_argument("game")
+    s.add_argument("player_a", help="player spec, e.g. mcts:1000")
+    s.add_argument("player_b", help="player spec, e.g. openspiel-mcts:1000")
+    s.add_argument("--games", type=int, default=20, help="number of games (colours alternate; default 20)")
+    s.add_argument("--openings", type=int, default=2, help="random plies that open each pair of games (default 2)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.set_defaults(func=cmd_arena)
 
     s = sub.add_parser("bench", help="speed benchmarks that print figures")
     s.add_argument("what", help="which benchmark: games")

@@ -1,17 +1,33 @@
 """Players: `make_player(spec, game) -> Player`, from the spec strings shared by the CLI and
-the Python API. Each player answers `select_action(state) -> int`."""
+the Python API. Each player answers `select_action(state) -> int`.
+
+Specs:
+  random                        uniformly random legal moves
+  human                         moves typed in the terminal
+  minimax[:DEPTH]               alpha-beta with a transposition table; exact without a depth
+                                (small games only), else a depth-limited search that scores
+                                unfinished positions as 0
+  mcts:SIMS[,key=value...]      our search with random-rollout evaluation; keys are
+                                SearchConfig fields (leaves_per_wave, algorithm, c_init, ...)
+                                plus rollouts (per leaf) and seed
+  openspiel-mcts:SIMS           OpenSpiel's C++ MCTSBot with one random rollout per leaf
+"""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
 from games.base import Game, State
+from games.native import NativeGame
 
-SPEC_FORMS = ["random", "human"]
+SPEC_FORMS = ["random", "human", "minimax[:DEPTH]", "mcts:SIMS[,key=value...]", "openspiel-mcts:SIMS"]
+EXACT_MINIMAX_MAX_CELLS = 9  # exact minimax is offered for boards up to tic-tac-toe's size
 
 
 class PlayerSpecError(ValueError):
-    """A player spec that does not name a player this build knows."""
+    """A player spec that does not name a player, or names one that cannot play this game."""
 
 
 class Player:
@@ -51,10 +67,219 @@ class HumanPlayer(Player):
         return move
 
 
+class MinimaxPlayer(Player):
+    """Negamax with alpha-beta pruning and a transposition table. Values are from the mover's
+    view: +1 win, -1 loss, 0 draw (or unknown at the depth limit)."""
+
+    EXACT, LOWER, UPPER = 0, 1, 2
+
+    def __init__(self, game: Game, depth: int | None = None):
+        self.game = game
+        self.depth = depth
+        self.name = "minimax" if depth is None else f"minimax:{depth}"
+        self.table: dict = {}
+
+    def _key(self, state: State, depth: int):
+        key = state.array.tobytes() if isinstance(self.game, NativeGame) else tuple(state.history())
+        return key if self.depth is None else (key, depth)
+
+    def _value_for(self, child: State, mover: int, depth: int, alpha: float, beta: float) -> float:
+        """Value of `child` for `mover` (who just moved into it) within (alpha, beta)."""
+        if child.is_terminal():
+            return float(child.returns()[mover])
+        if depth <= 0:
+            return 0.0
+        if child.current_player() == mover:
+            return self._negamax(child, depth, alpha, beta)
+        return -self._negamax(child, depth, -beta, -alpha)
+
+    def _negamax(self, state: State, depth: int, alpha: float, beta: float) -> float:
+        """Value of a live state for its player to move."""
+        key = self._key(state, depth)
+        entry = self.table.get(key)
+        if entry is not None:
+            flag, v = entry
+            if flag == self.EXACT or (flag == self.LOWER and v >= beta) or (flag == self.UPPER and v <= alpha):
+                return v
+        a0 = alpha
+        best = -2.0
+        mover = state.current_player()
+        for a in state.legal_actions():
+            v = self._value_for(state.child(int(a)), mover, depth - 1, alpha, beta)
+            best = max(best, v)
+            alpha = max(alpha, v)
+            if alpha >= beta:
+                break
+        flag = self.UPPER if best <= a0 else (self.LOWER if best >= beta else self.EXACT)
+        self.table[key] = (flag, best)
+        return best
+
+    def action_values(self, state: State) -> dict[int, float]:
+        """Each legal action's exact (or depth-limited) value for the player to move."""
+        depth = 10**9 if self.depth is None else self.depth
+        mover = state.current_player()
+        return {int(a): self._value_for(state.child(int(a)), mover, depth - 1, -1.0, 1.0)
+                for a in state.legal_actions()}
+
+    def select_action(self, state: State) -> int:
+        values = self.action_values(state)
+        return max(values, key=lambda a: values[a])
+
+
+class MCTSPlayer(Player):
+    """Our search with a rollout evaluator; keeps its tree between moves of one game."""
+
+    def __init__(self, game: Game, config, rollouts: int = 1, seed: int | None = None, name: str = "mcts"):
+        import mcts
+
+        self.game = game
+        self.config = config
+        self.evaluator = mcts.RolloutEvaluator(game, rollouts, seed or 0)
+        self.rng = np.random.default_rng(seed)
+        self.name = name
+        self.tree = None
+        self.last_result = None
+
+    def new_game(self) -> None:
+        self.tree = None
+
+    def _follow(self, state: State) -> None:
+        """Advance the kept tree along the moves played since our last search."""
+        if self.tree is None:
+            return
+        seen = self.tree.histories[0]
+        now = state.history()
+        if seen is None or now[: len(seen)] != seen:
+            self.tree = None  # a new game, or a position we did not expect
+            return
+        for a in now[len(seen):]:
+            self.tree.advance(0, a)
+
+    def search(self, state: State):
+        import mcts
+
+        self._follow(state)
+        self.last_result = mcts.search(self.game, [state], self.evaluator, self.config, self.rng, self.tree)
+        self.tree = self.last_result.tree
+        return self.last_result
+
+    def select_action(self, state: State) -> int:
+        action = int(self.search(state).action[0])
+        self.tree.advance(0, action)
+        return action
+
+
+class OpenSpielMCTSPlayer(Player):
+    """OpenSpiel's C++ MCTSBot (UCT, c = 2, one random rollout per leaf, solver on): the
+    external reference our search is measured against."""
+
+    def __init__(self, game: Game, simulations: int, seed: int | None = None):
+        import pyspiel
+
+        self.game = game
+        self.spiel_game = pyspiel.load_game(openspiel_twin(game))
+        evaluator = pyspiel.RandomRolloutEvaluator(1, seed or 0)
+        self.bot = pyspiel.MCTSBot(self.spiel_game, evaluator, 2.0, simulations, 1000, True, seed or 0, False)
+        self.name = f"openspiel-mcts:{simulations}"
+
+    def select_action(self, state: State) -> int:
+        s = self.spiel_game.new_initial_state()
+        for a in state.history():
+            s.apply_action(a)
+        return int(self.bot.step(s))
+
+
+def openspiel_twin(game: Game) -> str:
+    """The pyspiel game string with the same rules and action ids as a move37 game."""
+    from games.connect4 import Connect4
+    from games.go import Go
+    from games.gomoku import Gomoku
+    from games.openspiel_adapter import OpenSpielGame
+    from games.othello import Othello
+    from games.tictactoe import TicTacToe
+
+    if isinstance(game, OpenSpielGame):
+        return game.spec
+    if isinstance(game, TicTacToe):
+        return "tic_tac_toe"
+    if isinstance(game, Connect4):
+        return f"connect_four(rows={game.height},columns={game.width},x_in_row={game.connect})"
+    if isinstance(game, Gomoku):
+        return f"gomoku(size={game.width},connect={game.connect})"
+    if isinstance(game, Othello):
+        return "othello"
+    if isinstance(game, Go):
+        return f"go(board_size={game.size},komi={game.komi})"
+    raise PlayerSpecError(f"openspiel-mcts cannot play {game.name}: it has no OpenSpiel counterpart.")
+
+
+def _int(text: str, what: str, spec: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise PlayerSpecError(f"{what} in player {spec!r} must be a whole number, not {text!r}.") from None
+    if value < 1:
+        raise PlayerSpecError(f"{what} in player {spec!r} must be at least 1.")
+    return value
+
+
+def _mcts_player(game: Game, spec: str, rest: str, seed: int | None) -> MCTSPlayer:
+    from mcts import SearchConfig
+
+    parts = [p.strip() for p in rest.split(",") if p.strip()]
+    if not parts:
+        raise PlayerSpecError(f"player {spec!r} needs a simulation count, like mcts:400.")
+    sims = _int(parts[0], "the simulation count", spec)
+    # Enough leaves per wave to amortise the per-wave Python cost, never fewer than ~32 waves:
+    # 8, 32 and 64 leaves at 1000 simulations all score ~50% against OpenSpiel's MCTSBot.
+    settings = {"num_simulations": sims, "leaves_per_wave": max(1, min(32, sims // 32))}
+    rollouts = 1
+    fields = {f.name: f.type for f in dataclasses.fields(SearchConfig)}
+    for part in parts[1:]:
+        key, eq, value = part.partition("=")
+        key = key.strip()
+        if not eq:
+            raise PlayerSpecError(f"setting {part!r} in player {spec!r} is not of the form key=value.")
+        if key == "rollouts":
+            rollouts = _int(value, "rollouts", spec)
+        elif key == "seed":
+            seed = _int(value, "seed", spec)
+        elif key in fields and key != "num_simulations":
+            default = getattr(SearchConfig(), key)
+            try:
+                settings[key] = value if isinstance(default, str) else type(default or 0.0)(value)
+            except ValueError:
+                raise PlayerSpecError(f"setting {key} in player {spec!r} has a bad value {value!r}.") from None
+        else:
+            known = ", ".join(["rollouts", "seed"] + [k for k in fields if k != "num_simulations"])
+            raise PlayerSpecError(f"unknown setting {key!r} in player {spec!r}; known: {known}.")
+    try:
+        config = SearchConfig(**settings)
+    except ValueError as e:
+        raise PlayerSpecError(f"player {spec!r}: {e}") from None
+    return MCTSPlayer(game, config, rollouts, seed, name=spec)
+
+
 def make_player(spec: str, game: Game, seed: int | None = None) -> Player:
-    s = str(spec).strip().lower()
-    if s == "random":
+    s = str(spec).strip()
+    kind, _, rest = s.partition(":")
+    kind = kind.lower()
+    if kind == "random" and not rest:
         return RandomPlayer(seed)
-    if s == "human":
+    if kind == "human" and not rest:
         return HumanPlayer(game)
+    if kind == "minimax":
+        depth = _int(rest, "the depth", s) if rest else None
+        cells = game.observation_shape[1] * game.observation_shape[2]
+        if depth is None and cells > EXACT_MINIMAX_MAX_CELLS:
+            raise PlayerSpecError(
+                f"exact minimax cannot play {game.name} (too large to solve); give a depth, like minimax:4."
+            )
+        return MinimaxPlayer(game, depth)
+    if kind == "mcts":
+        return _mcts_player(game, s, rest, seed)
+    if kind == "openspiel-mcts":
+        if not rest:
+            raise PlayerSpecError(f"player {s!r} needs a simulation count, like openspiel-mcts:1000.")
+        return OpenSpielMCTSPlayer(game, _int(rest, "the simulation count", s), seed)
     raise PlayerSpecError(f"unknown player {spec!r}; valid forms: {', '.join(SPEC_FORMS)}.")

@@ -1,0 +1,142 @@
+"""Matches between two players: alternating colours, varied openings, Elo with an interval.
+
+Each pair of games starts from the same random opening (K random plies) with colours swapped,
+so neither player profits from a lucky opening. A player that returns an illegal move (or
+fails) loses that game, and the match reports it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from games.base import Game, State
+
+
+@dataclass
+class MatchResult:
+    game: str
+    player_a: str
+    player_b: str
+    games: int = 0
+    wins: int = 0  # for player A
+    draws: int = 0
+    losses: int = 0
+    illegal_moves: dict = field(default_factory=lambda: {"a": 0, "b": 0})
+    seconds_per_move: dict = field(default_factory=lambda: {"a": 0.0, "b": 0.0})
+    scores: list = field(default_factory=list, repr=False)  # A's score in each game
+
+    @property
+    def score(self) -> float:
+        return (self.wins + 0.5 * self.draws) / max(self.games, 1)
+
+    def elo(self) -> tuple[float, float, float]:
+        """Elo difference of A over B and its 95% interval (normal approximation on the mean
+        score; infinite at a score of 0 or 1)."""
+        s = np.asarray(self.scores, float)
+        n = len(s)
+        if n == 0:
+            return 0.0, -math.inf, math.inf
+        se = s.std(ddof=1) / math.sqrt(n) if n > 1 else 0.5
+        return elo_of(s.mean()), elo_of(s.mean() - 1.96 * se), elo_of(s.mean() + 1.96 * se)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("scores")
+        e, lo, hi = self.elo()
+        d.update(score=self.score, elo=_finite(e), elo_low=_finite(lo), elo_high=_finite(hi))
+        return d
+
+    def summary(self) -> str:
+        e, lo, hi = self.elo()
+        text = (f"{self.player_a} vs {self.player_b} on {self.game}: {self.games} games, "
+                f"+{self.wins} ={self.draws} -{self.losses}, score {self.score:.3f}, "
+                f"Elo {e:+.0f} (95% {lo:+.0f} to {hi:+.0f})")
+        if any(self.illegal_moves.values()):
+            text += f"; illegal moves: A {self.illegal_moves['a']}, B {self.illegal_moves['b']}"
+        return text
+
+
+def elo_of(score: float) -> float:
+    if score <= 0:
+        return -math.inf
+    if score >= 1:
+        return math.inf
+    return -400.0 * math.log10(1.0 / score - 1.0)
+
+
+def _finite(x: float):
+    return None if math.isinf(x) else round(x, 1)
+
+
+def random_opening(game: Game, plies: int, rng: np.random.Generator) -> list[int]:
+    """`plies` random legal moves that do not end the game."""
+    for _ in range(100):
+        s = game.new_initial_state()
+        moves = []
+        while len(moves) < plies and not s.is_terminal():
+            a = int(rng.choice(s.legal_actions()))
+            s.apply_action(a)
+            moves.append(a)
+        if not s.is_terminal():
+            return moves
+    return []
+
+
+def play_game(game: Game, players: list, opening: list[int], clock: list[float], moves: list[int]):
+    """One game; players[p] moves for player p. Returns (final state, index of a player that
+    made an illegal move or failed, or -1)."""
+    state = game.new_initial_state()
+    for a in opening:
+        state.apply_action(a)
+    for p in players:
+        p.new_game()
+    while not state.is_terminal():
+        mover = state.current_player()
+        t0 = time.perf_counter()
+        try:
+            action = players[mover].select_action(state.clone())
+            state.apply_action(action)
+        except (ValueError, RuntimeError):
+            return state, mover
+        finally:
+            clock[mover] += time.perf_counter() - t0
+            moves[mover] += 1
+    return state, -1
+
+
+def play_match(game: Game, player_a, player_b, num_games: int, opening_plies: int = 2, seed: int = 0,
+               progress=None) -> MatchResult:
+    rng = np.random.default_rng(seed)
+    result = MatchResult(game.name, player_a.name, player_b.name)
+    clock = {"a": 0.0, "b": 0.0}
+    counts = {"a": 0, "b": 0}
+    opening: list[int] = []
+    for i in range(num_games):
+        if i % 2 == 0:
+            opening = random_opening(game, opening_plies, rng)
+        a_side = i % 2  # A plays first in even games, second in odd ones
+        players = [player_a, player_b] if a_side == 0 else [player_b, player_a]
+        side_clock, side_moves = [0.0, 0.0], [0, 0]
+        state, faulty = play_game(game, players, opening, side_clock, side_moves)
+        for side, who in ((a_side, "a"), (1 - a_side, "b")):
+            clock[who] += side_clock[side]
+            counts[who] += side_moves[side]
+        if faulty >= 0:
+            who = "a" if faulty == a_side else "b"
+            result.illegal_moves[who] += 1
+            score = 0.0 if who == "a" else 1.0
+        else:
+            score = (float(state.returns()[a_side]) + 1.0) / 2.0
+        result.games += 1
+        result.scores.append(score)
+        result.wins += score == 1.0
+        result.draws += score == 0.5
+        result.losses += score == 0.0
+        if progress:
+            progress(result)
+    result.seconds_per_move = {k: clock[k] / max(counts[k], 1) for k in clock}
+    return result

@@ -1,0 +1,121 @@
+"""Players from spec strings, and the arena."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import games
+from engine.arena import elo_of, play_match
+from engine.players import MCTSPlayer, PlayerSpecError, make_player
+
+
+def brute_force_value(state, mover):
+    """Exact value for `mover` by plain recursion (no pruning, no table)."""
+    if state.is_terminal():
+        return float(state.returns()[mover])
+    values = [brute_force_value(state.child(int(a)), mover) for a in state.legal_actions()]
+    return max(values) if state.current_player() == mover else min(values)
+
+
+def test_minimax_values_match_brute_force_on_sample_positions():
+    game = games.make("tictactoe")
+    player = make_player("minimax", game)
+    rng = np.random.default_rng(0)
+    for _ in range(25):
+        s = game.new_initial_state()
+        for _ in range(rng.integers(0, 6)):
+            s.apply_action(int(rng.choice(s.legal_actions())))
+        if s.is_terminal():
+            continue
+        mover = s.current_player()
+        values = player.action_values(s)
+        for a, v in values.items():
+            assert v == brute_force_value(s.child(a), mover)
+
+
+def test_minimax_never_loses_and_draws_itself():
+    game = games.make("tictactoe")
+    result = play_match(game, make_player("minimax", game), make_player("random", game, seed=1), 40, 0)
+    assert result.losses == 0 and result.wins > 20
+    result = play_match(game, make_player("minimax", game), make_player("minimax", game), 4, 0)
+    assert result.draws == 4
+
+
+def test_mcts_beats_random_at_connect4():
+    game = games.make("connect4")
+    result = play_match(game, make_player("mcts:300", game, seed=0), make_player("random", game, seed=0), 10, 2)
+    assert result.wins >= 9
+
+
+def test_mcts_player_reuses_its_tree_and_notices_a_new_game():
+    game = games.make("connect4")
+    player = make_player("mcts:200", game, seed=0)
+    assert isinstance(player, MCTSPlayer)
+    s = game.new_initial_state()
+    s.apply_action(player.select_action(s))
+    t = player.tree.tree  # already re-rooted at our move
+    reply = int(np.argmax(t.root_child_visits()[0]))  # the opponent reply the tree knows best
+    kept = int(t.visits[0, t.children[0, 0, reply]])
+    assert kept > 1
+    s.apply_action(reply)
+    player.select_action(s)
+    assert player.last_result.visit_counts[0].sum() == kept - 1 + 200  # continued from the subtree
+    fresh = game.new_initial_state()
+    fresh.apply_action(0)
+    player.select_action(fresh)  # a position it did not expect: a fresh tree
+    assert player.last_result.visit_counts[0].sum() == 200
+
+
+class Cheater:
+    name = "cheater"
+
+    def new_game(self):
+        pass
+
+    def select_action(self, state):
+        return int(np.flatnonzero(~state.legal_mask())[0]) if (~state.legal_mask()).any() else 10**6
+
+
+def test_illegal_moves_are_the_players_fault():
+    game = games.make("tictactoe")
+    result = play_match(game, Cheater(), make_player("random", game, seed=0), 6, 1)
+    assert result.illegal_moves["a"] == 6 and result.losses == 6 and result.illegal_moves["b"] == 0
+
+
+def test_elo_and_interval():
+    assert elo_of(0.5) == 0 and elo_of(0.75) == pytest.approx(190.85, abs=0.01)
+    game = games.make("tictactoe")
+    r = play_match(game, make_player("minimax", game), make_player("random", game, seed=3), 30, 0)
+    e, lo, hi = r.elo()
+    assert lo <= e <= hi
+
+
+@pytest.mark.parametrize("spec, fragment", [
+    ("alphago", "valid forms"), ("mcts", "simulation count"), ("mcts:-5", "at least 1"),
+    ("mcts:100,warp=9", "unknown setting"), ("mcts:100,c_init=abc", "bad value"), ("minimax:x", "whole number"),
+    ("openspiel-mcts", "simulation count"),
+])
+def test_bad_player_specs(spec, fragment):
+    with pytest.raises(PlayerSpecError, match=fragment):
+        make_player(spec, games.make("connect4"))
+
+
+def test_exact_minimax_refuses_large_games():
+    with pytest.raises(PlayerSpecError, match="minimax:4"):
+        make_player("minimax", games.make("go9"))
+
+
+def test_arena_cli_json_and_errors():
+    cmd = [sys.executable, "-m", "engine.cli", "arena", "tictactoe", "minimax", "random", "--games", "6", "--json"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["games"] == 6 and data["wins"] + data["draws"] + data["losses"] == 6
+    assert {"elo", "elo_low", "elo_high", "score", "illegal_moves"} <= set(data)
+    proc = subprocess.run(cmd[:4] + ["connect4", "minimax", "random"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "minimax:4" in proc.stderr and "Traceback" not in proc.stderr
