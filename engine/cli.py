@@ -9,6 +9,9 @@ import argparse
 import sys
 
 
+DEFAULT_AGENT = "mcts:2000"
+
+
 class UsageError(Exception):
     """A problem with what the person asked for, reported as one sentence."""
 
@@ -43,14 +46,15 @@ def cmd_play(args) -> int:
     from engine.terminal import play
 
     game = _game(args.game)
+    spec = args.agent or DEFAULT_AGENT
     try:
-        agent = make_player(args.agent, game, seed=args.seed)
+        agent = make_player(spec, game, seed=args.seed)
     except (PlayerSpecError, ValueError) as e:
         raise UsageError(str(e)) from None
     colours = {"first": 0, "black": 0, "x": 0, "second": 1, "white": 1, "o": 1}
     if args.color not in colours:
         raise UsageError(f"--color must be one of {', '.join(colours)}, not {args.color!r}.")
-    print(f"Agent: {args.agent}")
+    print(f"Agent: {spec}" + ("" if args.agent else " (the default; choose another with --agent)"))
     play(game, agent, colours[args.color])
     return 0
 
@@ -97,7 +101,15 @@ def cmd_bench(args) -> int:
         except ValueError as e:
             raise UsageError(str(e)) from None
         return 0
-    raise UsageError(f"unknown benchmark {args.what!r}; available: games.")
+    if args.what == "mcts":
+        from benchmarks import mcts_bench
+
+        try:
+            mcts_bench.main(args.seconds, args.games.split(",") if args.games else None)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        return 0
+    raise UsageError(f"unknown benchmark {args.what!r}; available: games, mcts.")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("play", help="play a game against an agent in the terminal")
     s.add_argument("game", help="game name, see `move37 games`")
-    s.add_argument("--agent", default="random", help="player spec for the agent (default: random)")
+    s.add_argument("--agent", default=None, help=f"player spec for the agent (default: {DEFAULT_AGENT})")
     s.add_argument("--color", default="first", help="your side: first|second|black|white (default: first)")
     s.add_argument("--seed", type=int, default=None, help="seed for the agent's randomness")
     s.set_defaults(func=cmd_play)
@@ -125,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_arena)
 
     s = sub.add_parser("bench", help="speed benchmarks that print figures")
-    s.add_argument("what", help="which benchmark: games")
+    s.add_argument("what", help="which benchmark: games, mcts")
     s.add_argument("--seconds", type=float, default=2.0, help="time per measurement (default: 2)")
     s.add_argument("--games", default=None, help="comma-separated subset of games")
     s.set_defaults(func=cmd_bench)

@@ -21,8 +21,8 @@ class Evaluator(Protocol):
 
 
 def uniform_priors(legal_masks: np.ndarray) -> np.ndarray:
-    m = legal_masks.astype(np.float32)
-    return m / np.maximum(m.sum(axis=1, keepdims=True), 1.0)
+    """Equal weight on every legal move (the search normalises priors over legal moves)."""
+    return legal_masks.astype(np.float32)
 
 
 class UniformEvaluator:

@@ -183,6 +183,12 @@ def _expand(game: Game, tree: SearchTree, parents, actions: np.ndarray):
     return kids, masks, terminal, returns0, obs, players
 
 
+def _normalised(priors: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """Priors restricted to legal moves and summing to 1."""
+    p = np.where(masks, priors, 0).astype(np.float32, copy=False)
+    return p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
+
+
 def _to_player0(values: np.ndarray, players: np.ndarray) -> np.ndarray:
     return np.where(players == 0, values, -values).astype(np.float32)
 
@@ -210,8 +216,7 @@ def _init_roots(game, tree: SearchTree, states: list[State], todo: np.ndarray, e
             tree.states[i] = {0: s.clone()}
         eval_states = [s.clone() for s in roots]
     priors, values = evaluator.evaluate(obs, masks, states=eval_states)
-    priors = np.where(masks, priors, 0).astype(np.float32)
-    priors /= np.maximum(priors.sum(axis=1, keepdims=True), 1e-12)
+    priors = _normalised(priors, masks)
     t.prior[todo, 0] = priors
     t.legal[todo, 0] = masks
     t.to_play[todo, 0] = players
@@ -301,15 +306,19 @@ def _run(game: Game, tree: SearchTree, evaluator, config: SearchConfig) -> None:
             parents = tree.state_rows(b_idx, parent_nodes)
             kids, masks, terminal, returns0, obs, players = _expand(game, tree, parents, actions)
             tree.store(b_idx, leaf_nodes, kids)
-            priors = np.zeros((n_new, A), np.float32)
-            values0 = returns0.astype(np.float32)
-            live = np.flatnonzero(~terminal)
-            if len(live):
-                live_states = kids[live] if tree.native else [kids[i] for i in live]
-                p, v = evaluator.evaluate(obs[live], masks[live], states=live_states)
-                p = np.where(masks[live], p, 0).astype(np.float32)
-                priors[live] = p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
-                values0[live] = _to_player0(np.asarray(v, np.float32), players[live])
+            if not terminal.any():  # the common wave: evaluate everything, no copies
+                p, v = evaluator.evaluate(obs, masks, states=kids)
+                priors = _normalised(p, masks)
+                values0 = _to_player0(np.asarray(v, np.float32), players)
+            else:
+                priors = np.zeros((n_new, A), np.float32)
+                values0 = returns0.astype(np.float32)
+                live = np.flatnonzero(~terminal)
+                if len(live):
+                    live_states = kids[live] if tree.native else [kids[i] for i in live]
+                    p, v = evaluator.evaluate(obs[live], masks[live], states=live_states)
+                    priors[live] = _normalised(p, masks[live])
+                    values0[live] = _to_player0(np.asarray(v, np.float32), players[live])
         else:
             priors = np.zeros((0, A), np.float32)
             masks = np.zeros((0, A), bool)
@@ -339,7 +348,7 @@ def _result(tree: SearchTree, config: SearchConfig, rng: np.random.Generator) ->
             actions[b] = int(np.argmax(scores))
     else:
         policy = visits / np.maximum(visits.sum(axis=1, keepdims=True), 1)
-        actions = np.array([_puct_action(t, b, visits[b], config.temperature, rng) for b in range(B)])
+        actions = _puct_actions(t, visits, config.temperature, rng)
     for b in range(B):  # a proven win at the root is played, whatever the counts say
         win = _proven_win(t, b)
         if win >= 0:
@@ -360,24 +369,27 @@ def _proven_win(t: Tree, b: int) -> int:
     return best if best_v >= 1.0 else -1
 
 
-def _puct_action(t: Tree, b: int, visits: np.ndarray, temperature: float, rng: np.random.Generator) -> int:
-    legal = np.flatnonzero(t.legal[b, 0])
-    counts = visits[legal].astype(np.float64)
-    # avoid children proven lost when anything else is available
-    sgn = 1.0 if t.to_play[b, 0] == 0 else -1.0
-    kids = t.children[b, 0, legal]
-    lost = np.array([k >= 0 and t.solved[b, k] and sgn * t.solved_value[b, k] <= -1.0 for k in kids])
-    if lost.any() and not lost.all():
-        counts[lost] = 0
-        legal, counts = legal[~lost], counts[~lost]
-    if counts.sum() == 0:
-        return int(legal[np.argmax(t.prior[b, 0, legal])])
+def _puct_actions(t: Tree, visits: np.ndarray, temperature: float, rng: np.random.Generator) -> np.ndarray:
+    """The most visited root action (ties: higher mean value, then higher prior), or a sample
+    from N^(1/T). Children proven lost are avoided while anything else is legal."""
+    B = t.batch
+    rows = np.arange(B)[:, None]
+    legal = t.legal[:, 0]
+    kids = t.children[:, 0]
+    k = np.maximum(kids, 0)
+    sgn = np.where(t.to_play[:, 0] == 0, 1.0, -1.0)[:, None]
+    visited = (kids >= 0) & (t.visits[rows, k] > 0)
+    q = np.where(visited, sgn * t.value_sum[rows, k] / np.maximum(t.visits[rows, k], 1), -1.0)
+    lost = (kids >= 0) & t.solved[rows, k] & (sgn * t.solved_value[rows, k] <= -1.0) & legal
+    avoid = lost & ~np.all(lost | ~legal, axis=1, keepdims=True)
+    counts = np.where(avoid, 0, visits).astype(np.float64)
     if temperature > 0:
-        p = counts ** (1.0 / temperature)
-        return int(rng.choice(legal, p=p / p.sum()))
-    best = np.flatnonzero(counts == counts.max())
-    if len(best) > 1:  # tie: the higher mean value
-        q = [sgn * t.value_sum[b, t.children[b, 0, legal[i]]] / max(t.visits[b, t.children[b, 0, legal[i]]], 1)
-             for i in best]
-        return int(legal[best[int(np.argmax(q))]])
-    return int(legal[best[0]])
+        actions = np.empty(B, np.int64)
+        for b in range(B):
+            p = np.where(legal[b] & ~avoid[b], counts[b], 0.0) ** (1.0 / temperature)
+            actions[b] = rng.choice(len(p), p=p / p.sum()) if p.sum() > 0 else np.argmax(np.where(legal[b], t.prior[b, 0], -1))
+        return actions
+    # lexicographic: visits, then mean value (in [0, 2] after the shift), then prior (in [0, 1])
+    score = counts * 8.0 + (q + 1.0) * 2.0 * visited + t.prior[:, 0] * 0.5
+    score = np.where(legal & ~avoid, score, -np.inf)
+    return np.argmax(score, axis=1)

@@ -38,7 +38,7 @@ def test_bad_arguments_give_one_sentence_and_exit_2(argv, fragment, capsys):
 def test_play_tictactoe_from_input_to_the_end():
     # garbage, an illegal move, undo, help, then moves until the game ends or input runs out
     moves = "zz\nb2\nb2\nundo\nhelp\nb2\n" + "".join(f"{c}{r}\n" for r in "123" for c in "abc")
-    proc = run("play", "tictactoe", "--seed", "3", stdin=moves)
+    proc = run("play", "tictactoe", "--agent", "random", "--seed", "3", stdin=moves)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "Traceback" not in out + proc.stderr
@@ -47,5 +47,5 @@ def test_play_tictactoe_from_input_to_the_end():
 
 
 def test_play_go_quits_cleanly_on_end_of_input():
-    proc = run("play", "go9", stdin="D4\npass\n")
+    proc = run("play", "go9", "--agent", "random", "--seed", "1", stdin="D4\nE5\n")
     assert proc.returncode == 0 and "Game abandoned." in proc.stdout and "Traceback" not in proc.stderr

@@ -14,18 +14,24 @@ from engine.arena import elo_of, play_match
 from engine.players import MCTSPlayer, PlayerSpecError, make_player
 
 
-def brute_force_value(state, mover):
-    """Exact value for `mover` by plain recursion (no pruning, no table)."""
-    if state.is_terminal():
-        return float(state.returns()[mover])
-    values = [brute_force_value(state.child(int(a)), mover) for a in state.legal_actions()]
-    return max(values) if state.current_player() == mover else min(values)
+def brute_force_value(state, mover, memo=None):
+    """Exact value for `mover` by full recursion (no pruning), memoised by position."""
+    memo = {} if memo is None else memo
+    key = (state.array.tobytes(), mover)
+    if key not in memo:
+        if state.is_terminal():
+            memo[key] = float(state.returns()[mover])
+        else:
+            values = [brute_force_value(state.child(int(a)), mover, memo) for a in state.legal_actions()]
+            memo[key] = max(values) if state.current_player() == mover else min(values)
+    return memo[key]
 
 
 def test_minimax_values_match_brute_force_on_sample_positions():
     game = games.make("tictactoe")
     player = make_player("minimax", game)
     rng = np.random.default_rng(0)
+    memo: dict = {}
     for _ in range(25):
         s = game.new_initial_state()
         for _ in range(rng.integers(0, 6)):
@@ -35,7 +41,7 @@ def test_minimax_values_match_brute_force_on_sample_positions():
         mover = s.current_player()
         values = player.action_values(s)
         for a, v in values.items():
-            assert v == brute_force_value(s.child(a), mover)
+            assert v == brute_force_value(s.child(a), mover, memo)
 
 
 def test_minimax_never_loses_and_draws_itself():
