@@ -230,9 +230,10 @@ def _mcts_player(game: Game, spec: str, rest: str, seed: int | None) -> MCTSPlay
     if not parts:
         raise PlayerSpecError(f"player {spec!r} needs a simulation count, like mcts:400.")
     sims = _int(parts[0], "the simulation count", spec)
-    # Enough leaves per wave to amortise the per-wave Python cost, never fewer than ~32 waves:
-    # 8, 32 and 64 leaves at 1000 simulations all score ~50% against OpenSpiel's MCTSBot.
-    settings = {"num_simulations": sims, "leaves_per_wave": max(1, min(32, sims // 32))}
+    # Leaves per wave: enough to amortise the per-wave Python cost, few enough that virtual
+    # loss barely changes the search (docs/benchmarks.md: 8 leaves at 1000 simulations scored
+    # 0.478 against OpenSpiel's MCTSBot over 300 games, 31 leaves 0.457).
+    settings = {"num_simulations": sims, "leaves_per_wave": max(1, min(16, sims // 128))}
     rollouts = 1
     fields = {f.name: f.type for f in dataclasses.fields(SearchConfig)}
     for part in parts[1:]:
