@@ -92,24 +92,20 @@ def cmd_arena(args) -> int:
     return 0
 
 
+BENCHMARKS = {"games": "benchmarks.games_bench", "mcts": "benchmarks.mcts_bench"}
+
+
 def cmd_bench(args) -> int:
-    if args.what == "games":
-        from benchmarks import games_bench
+    import importlib
 
-        try:
-            games_bench.main(args.seconds, args.games.split(",") if args.games else None)
-        except ValueError as e:
-            raise UsageError(str(e)) from None
-        return 0
-    if args.what == "mcts":
-        from benchmarks import mcts_bench
-
-        try:
-            mcts_bench.main(args.seconds, args.games.split(",") if args.games else None)
-        except ValueError as e:
-            raise UsageError(str(e)) from None
-        return 0
-    raise UsageError(f"unknown benchmark {args.what!r}; available: games, mcts.")
+    if args.what not in BENCHMARKS:
+        raise UsageError(f"unknown benchmark {args.what!r}; available: {', '.join(BENCHMARKS)}.")
+    module = importlib.import_module(BENCHMARKS[args.what])
+    try:
+        module.main(args.seconds, args.games.split(",") if args.games else None)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

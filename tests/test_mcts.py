@@ -195,3 +195,4 @@ def test_bad_input():
     done = play(game, ["a1", "b1", "a2", "b2", "a3"])
     with pytest.raises(ValueError, match="finished"):
         mcts.search(game, [done], mcts.UniformEvaluator())
+
