@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from engine.gnugo import Resigned
 from games.base import Game, State
 
 
@@ -26,6 +27,7 @@ class MatchResult:
     draws: int = 0
     losses: int = 0
     illegal_moves: dict = field(default_factory=lambda: {"a": 0, "b": 0})
+    resignations: dict = field(default_factory=lambda: {"a": 0, "b": 0})
     seconds_per_move: dict = field(default_factory=lambda: {"a": 0.0, "b": 0.0})
     scores: list = field(default_factory=list, repr=False)  # A's score in each game
 
@@ -86,9 +88,13 @@ def random_opening(game: Game, plies: int, rng: np.random.Generator) -> list[int
     return []
 
 
+RESIGNED = 10  # play_game's second result for a resignation by player p is RESIGNED + p
+
+
 def play_game(game: Game, players: list, opening: list[int], clock: list[float], moves: list[int]):
-    """One game; players[p] moves for player p. Returns (final state, index of a player that
-    made an illegal move or failed, or -1)."""
+    """One game; players[p] moves for player p. Returns (final state, outcome code): -1 when the
+    game ended by the rules, p when player p made an illegal move or failed, RESIGNED + p when
+    player p resigned."""
     state = game.new_initial_state()
     for a in opening:
         state.apply_action(a)
@@ -100,6 +106,8 @@ def play_game(game: Game, players: list, opening: list[int], clock: list[float],
         try:
             action = players[mover].select_action(state.clone())
             state.apply_action(action)
+        except Resigned:
+            return state, RESIGNED + mover
         except (ValueError, RuntimeError):
             return state, mover
         finally:
@@ -125,7 +133,10 @@ def play_match(game: Game, player_a, player_b, num_games: int, opening_plies: in
         for side, who in ((a_side, "a"), (1 - a_side, "b")):
             clock[who] += side_clock[side]
             counts[who] += side_moves[side]
-        if faulty >= 0:
+        if faulty >= RESIGNED:
+            score = 0.0 if faulty - RESIGNED == a_side else 1.0
+            result.resignations["a" if score == 0.0 else "b"] += 1
+        elif faulty >= 0:
             who = "a" if faulty == a_side else "b"
             result.illegal_moves[who] += 1
             score = 0.0 if who == "a" else 1.0

@@ -41,21 +41,61 @@ def cmd_games(args) -> int:
     return 0
 
 
+def _with_sims(spec: str, sims: int) -> str:
+    """The same search agent with another simulation budget (`--sims`)."""
+    kind, _, rest = spec.partition(":")
+    if kind not in ("mcts", "openspiel-mcts"):
+        raise UsageError(f"--sims applies to search agents (mcts:..., openspiel-mcts:...), not {spec!r}.")
+    if sims < 1:
+        raise UsageError("--sims must be at least 1.")
+    settings = rest.split(",")[1:] if rest else []
+    return ",".join([f"{kind}:{sims}", *settings])
+
+
 def cmd_play(args) -> int:
+    import datetime
+    import os
+
+    from engine import sgf
     from engine.players import PlayerSpecError, make_player
-    from engine.terminal import play
+    from engine.terminal import Session
 
     game = _game(args.game)
+    is_go = hasattr(game, "area_score")
+    start = None
+    if args.sgf:
+        if not is_go:
+            raise UsageError("--sgf sets up Go positions; it does not apply to " + game.name + ".")
+        try:
+            game, start = sgf.load(args.sgf, rules=game.rules)
+        except sgf.SgfError as e:
+            raise UsageError(str(e)) from None
+        if start.is_terminal():
+            raise UsageError(f"the game in {args.sgf} is already over.")
     spec = args.agent or DEFAULT_AGENT
+    if args.sims is not None:
+        spec = _with_sims(spec, args.sims)
     try:
         agent = make_player(spec, game, seed=args.seed)
+        hint = None if hasattr(agent, "search") else make_player("mcts:1000", game, seed=args.seed)
     except (PlayerSpecError, ValueError) as e:
         raise UsageError(str(e)) from None
     colours = {"first": 0, "black": 0, "x": 0, "second": 1, "white": 1, "o": 1}
     if args.color not in colours:
         raise UsageError(f"--color must be one of {', '.join(colours)}, not {args.color!r}.")
     print(f"Agent: {spec}" + ("" if args.agent else " (the default; choose another with --agent)"))
-    play(game, agent, colours[args.color])
+    session = Session(game, agent, colours[args.color], hint_player=hint, start=start)
+    final = session.run()
+    if is_go and final is not None and args.save_sgf != "":
+        path = args.save_sgf or os.path.join(
+            "records", f"{game.name}-{datetime.datetime.now():%Y%m%d-%H%M%S}.sgf")
+        try:
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(sgf.write(session.record()))
+            print(f"Game saved to {path}")
+        except OSError as e:
+            print(f"move37: could not save the game to {path}: {e.strerror}.", file=sys.stderr)
     return 0
 
 
@@ -92,6 +132,21 @@ def cmd_arena(args) -> int:
     return 0
 
 
+def cmd_gtp(args) -> int:
+    from engine.gtp import GtpEngine, GtpFailure
+
+    if not 2 <= args.size <= 19:
+        raise UsageError(f"--size must be between 2 and 19, not {args.size}.")
+    if args.rules not in ("chinese", "openspiel"):
+        raise UsageError(f"--rules must be chinese or openspiel, not {args.rules!r}.")
+    try:
+        engine = GtpEngine(args.agent, args.size, args.komi, args.rules, args.resign_below, args.seed)
+    except (GtpFailure, ValueError) as e:
+        raise UsageError(str(e)) from None
+    engine.run()
+    return 0
+
+
 BENCHMARKS = {"games": "benchmarks.games_bench", "mcts": "benchmarks.mcts_bench"}
 
 
@@ -119,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("game", help="game name, see `move37 games`")
     s.add_argument("--agent", default=None, help=f"player spec for the agent (default: {DEFAULT_AGENT})")
     s.add_argument("--color", default="first", help="your side: first|second|black|white (default: first)")
+    s.add_argument("--sims", type=int, default=None, help="simulations per move for a search agent")
+    s.add_argument("--sgf", default=None, help="Go: start from the position at the end of this SGF file")
+    s.add_argument("--save-sgf", default=None,
+                   help="Go: where to save the game (default records/GAME-TIME.sgf; '' to not save)")
     s.add_argument("--seed", type=int, default=None, help="seed for the agent's randomness")
     s.set_defaults(func=cmd_play)
 
@@ -131,6 +190,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.set_defaults(func=cmd_arena)
+
+    s = sub.add_parser("gtp", help="a Go engine speaking GTP on stdin/stdout (GoGui, Sabaki, Lizzie, GNU Go)")
+    s.add_argument("--agent", default=DEFAULT_AGENT, help=f"player spec (default: {DEFAULT_AGENT})")
+    s.add_argument("--size", type=int, default=19, help="board size (default 19; the controller may change it)")
+    s.add_argument("--komi", type=float, default=7.5)
+    s.add_argument("--rules", default="chinese", help="chinese (default) or openspiel")
+    s.add_argument("--resign-below", type=float, default=None,
+                   help="resign when the searched value falls below this (-1..1; default: never)")
+    s.add_argument("--seed", type=int, default=None)
+    s.set_defaults(func=cmd_gtp)
 
     s = sub.add_parser("bench", help="speed benchmarks that print figures")
     s.add_argument("what", help="which benchmark: games, mcts")

@@ -11,6 +11,7 @@ Specs:
                                 SearchConfig fields (leaves_per_wave, algorithm, c_init, ...)
                                 plus rollouts (per leaf) and seed
   openspiel-mcts:SIMS           OpenSpiel's C++ MCTSBot with one random rollout per leaf
+  gnugo[:LEVEL]                 GNU Go over GTP (Go only; level 0-10, default 10)
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import numpy as np
 from games.base import Game, State
 from games.native import NativeGame
 
-SPEC_FORMS = ["random", "human", "minimax[:DEPTH]", "mcts:SIMS[,key=value...]", "openspiel-mcts:SIMS"]
+SPEC_FORMS = ["random", "human", "minimax[:DEPTH]", "mcts:SIMS[,key=value...]", "openspiel-mcts:SIMS",
+              "gnugo[:LEVEL]"]
 EXACT_MINIMAX_MAX_CELLS = 9  # exact minimax is offered for boards up to tic-tac-toe's size
 
 
@@ -155,16 +157,37 @@ class MCTSPlayer(Player):
         for a in now[len(seen):]:
             self.tree.advance(0, a)
 
-    def search(self, state: State):
+    def search(self, state: State, progress=None, seconds: float | None = None, simulations: int | None = None):
+        """Search `state` (continuing from the kept tree). With `progress`, the budget runs in
+        chunks and progress(result, simulations done) is called after each; with `seconds`,
+        the search also stops once that much time has passed (after at least one chunk)."""
+        import time
+
         import mcts
 
         self._follow(state)
-        self.last_result = mcts.search(self.game, [state], self.evaluator, self.config, self.rng, self.tree)
-        self.tree = self.last_result.tree
+        total = simulations or self.config.num_simulations
+        if (progress is None and seconds is None) or self.config.algorithm == "gumbel":
+            chunks = [total]  # Gumbel's sequential halving needs its whole budget at once
+        else:
+            step = max(total // 10, self.config.leaves_per_wave, 1)
+            chunks = [step] * (total // step) + ([total % step] if total % step else [])
+        start, done = time.perf_counter(), 0
+        for n in chunks:
+            config = dataclasses.replace(self.config, num_simulations=n)
+            self.last_result = mcts.search(self.game, [state], self.evaluator, config, self.rng, self.tree)
+            self.tree = self.last_result.tree
+            done += n
+            if progress:
+                progress(self.last_result, done)
+            if seconds is not None and time.perf_counter() - start >= seconds:
+                break
+            if self.tree.tree.solved[0, 0]:
+                break
         return self.last_result
 
-    def select_action(self, state: State) -> int:
-        action = int(self.search(state).action[0])
+    def select_action(self, state: State, progress=None, seconds: float | None = None) -> int:
+        action = int(self.search(state, progress, seconds).action[0])
         self.tree.advance(0, action)
         return action
 
@@ -283,4 +306,12 @@ def make_player(spec: str, game: Game, seed: int | None = None) -> Player:
         if not rest:
             raise PlayerSpecError(f"player {s!r} needs a simulation count, like openspiel-mcts:1000.")
         return OpenSpielMCTSPlayer(game, _int(rest, "the simulation count", s), seed)
+    if kind == "gnugo":
+        from engine.gnugo import GnuGoPlayer
+
+        try:
+            level = int(rest) if rest else 10
+        except ValueError:
+            raise PlayerSpecError(f"the GNU Go level in {s!r} must be a whole number 0-10.") from None
+        return GnuGoPlayer(game, level)
     raise PlayerSpecError(f"unknown player {spec!r}; valid forms: {', '.join(SPEC_FORMS)}.")

@@ -136,17 +136,18 @@ def _seen_before(s, h, captures, n2):
 
 
 @numba.njit(cache=True)
-def _area(board, nbr, mark, stack):
-    """Black area minus white area (stones plus empty regions that reach only one colour)."""
+def _areas(board, nbr, mark, stack):
+    """(black area, white area): stones plus empty regions that reach only that colour."""
     mark[-1] += 1
     seen = mark[-1]
-    total = 0
+    black_area = 0
+    white_area = 0
     for p in range(board.shape[0]):
         v = board[p]
         if v == 1:
-            total += 1
+            black_area += 1
         elif v == 2:
-            total -= 1
+            white_area += 1
         elif mark[p] != seen:
             mark[p] = seen
             stack[0] = p
@@ -172,10 +173,17 @@ def _area(board, nbr, mark, stack):
                         stack[top] = t
                         top += 1
             if black and not white:
-                total += size
+                black_area += size
             elif white and not black:
-                total -= size
-    return total
+                white_area += size
+    return black_area, white_area
+
+
+@numba.njit(cache=True)
+def _area(board, nbr, mark, stack):
+    """Black area minus white area."""
+    b, w = _areas(board, nbr, mark, stack)
+    return b - w
 
 
 @numba.njit(cache=True)
@@ -346,7 +354,7 @@ def _playout_batch(states, seed, out_outcome, out_plies, n, komi, rules, max_mov
 @numba.njit(cache=True)
 def _score(s, n):
     nbr, mark, stack, _ = _scratch(n)
-    return _area(s[_HEADER : _HEADER + n * n], nbr, mark, stack)
+    return _areas(s[_HEADER : _HEADER + n * n], nbr, mark, stack)
 
 
 class Go(NativeGame, kernels=globals()):
@@ -379,30 +387,56 @@ class Go(NativeGame, kernels=globals()):
         s[_KO] = -1
         return s
 
+    def state_from_stones(self, black=(), white=(), to_play: int = 0) -> NativeState:
+        """A position with these stones (action ids), which becomes the first position of the
+        game's history, as SGF setup stones and handicap stones do. No group may be left
+        without liberties."""
+        n = self.size
+        s = self.initial_array()
+        h = 0
+        for colour, points in ((1, black), (2, white)):
+            for p in points:
+                p = int(p)
+                if not 0 <= p < n * n:
+                    raise ValueError(f"{self.name}: setup point {p} is off the board.")
+                if s[_HEADER + p]:
+                    raise ValueError(f"{self.name}: setup point {self.action_to_string(p)} is given twice.")
+                s[_HEADER + p] = colour
+                h ^= int(_ZOBRIST[colour - 1, p])
+        s[_HASH] = h
+        s[_HEADER + n * n] = h
+        s[_TO_PLAY] = int(to_play)
+        state = NativeState(self, s, [])
+        nbr, mark, stack, found = _scratch(np.int64(n))
+        board = s[_HEADER : _HEADER + n * n]
+        for p in np.flatnonzero(board):
+            if _flood(board, np.int64(p), nbr, mark, stack, found, 1)[1] == 0:
+                raise ValueError(f"{self.name}: the group at {self.action_to_string(int(p))} has no liberty.")
+        return state
+
     def state_from_board(self, diagram: str | list[str], to_play: int = 0) -> NativeState:
         """A position from a diagram, rank n first: 'X' black, 'O' white, '.' empty (spaces
-        ignored). It becomes the first position of the game's history, as SGF setup
-        stones do; the position must have no group without liberties."""
+        ignored); see state_from_stones."""
         rows = diagram.strip().splitlines() if isinstance(diagram, str) else list(diagram)
         rows = [r.replace(" ", "") for r in rows if r.strip()]
         n = self.size
         if len(rows) != n or any(len(r) != n for r in rows):
             raise ValueError(f"{self.name}: a diagram needs {n} rows of {n} points.")
-        s = self.initial_array()
-        h = 0
+        stones: dict[int, list[int]] = {1: [], 2: []}
         for i, row in enumerate(rows):
             for c, ch in enumerate(row):
                 v = {".": 0, "+": 0, "X": 1, "x": 1, "O": 2, "o": 2}.get(ch)
                 if v is None:
                     raise ValueError(f"{self.name}: unknown point {ch!r} in the diagram (use X, O or .).")
-                p = (n - 1 - i) * n + c
-                s[_HEADER + p] = v
                 if v:
-                    h ^= int(_ZOBRIST[v - 1, p])
-        s[_HASH] = h
-        s[_HEADER + n * n] = h
-        s[_TO_PLAY] = int(to_play)
-        return NativeState(self, s, [])
+                    stones[v].append((n - 1 - i) * n + c)
+        return self.state_from_stones(stones[1], stones[2], to_play)
+
+    @staticmethod
+    def set_to_play(state: NativeState, player: int) -> None:
+        """Give the move to `player` (GTP and SGF may have one colour move twice in a row)."""
+        state.array[_TO_PLAY] = int(player)
+        state._mask = None
 
     def describe(self) -> str:
         return super().describe() + f" (komi {self.komi}, {self.rules} rules)"
@@ -415,9 +449,15 @@ class Go(NativeGame, kernels=globals()):
         """(n, n) points, row 0 = rank 1: 0 empty, 1 black, 2 white."""
         return state.array[_HEADER : _HEADER + self.size**2].reshape(self.size, self.size)
 
+    def areas(self, state: NativeState) -> tuple[int, int]:
+        """(Black's area, White's area): stones plus empty regions reaching only that colour."""
+        b, w = _score(state.array, np.int64(self.size))
+        return int(b), int(w)
+
     def area_score(self, state: NativeState) -> float:
         """Black's area minus White's area minus komi (positive: Black leads)."""
-        return float(_score(state.array, np.int64(self.size))) - self.komi
+        b, w = self.areas(state)
+        return b - w - self.komi
 
     def result_string(self, state: NativeState) -> str:
         """SGF-style result of a finished game: "B+3.5", "W+0.5", or "0" for a draw
