@@ -117,7 +117,9 @@ def play_game(game: Game, players: list, opening: list[int], clock: list[float],
 
 
 def play_match(game: Game, player_a, player_b, num_games: int, opening_plies: int = 2, seed: int = 0,
-               progress=None) -> MatchResult:
+               progress=None, on_game=None) -> MatchResult:
+    """Play the match. `on_game(index, final state, names by player, result text)` is called
+    after each game (the CLI writes Go games to SGF with it)."""
     rng = np.random.default_rng(seed)
     result = MatchResult(game.name, player_a.name, player_b.name)
     clock = {"a": 0.0, "b": 0.0}
@@ -144,6 +146,10 @@ def play_match(game: Game, player_a, player_b, num_games: int, opening_plies: in
             score = (float(state.returns()[a_side]) + 1.0) / 2.0
         result.games += 1
         result.scores.append(score)
+        if on_game:
+            names = [player_a.name, player_b.name] if a_side == 0 else [player_b.name, player_a.name]
+            ending = "" if faulty < 0 else ("resigned" if faulty >= RESIGNED else "illegal")
+            on_game(i, state, names, ending)
         result.wins += score == 1.0
         result.draws += score == 0.5
         result.losses += score == 0.0

@@ -99,6 +99,35 @@ def cmd_play(args) -> int:
     return 0
 
 
+def _sgf_writer(game, directory: str):
+    """on_game callback of the arena that writes each Go game to DIRECTORY/game_NNNN.sgf."""
+    import os
+
+    from engine import sgf
+
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot create {directory}: {e.strerror}.") from None
+
+    def write(index, state, names, ending):
+        moves = []
+        player = 0
+        for a in state.history():
+            moves.append((player, a))
+            player = 1 - player
+        if ending:
+            loser = state.current_player()
+            result = ("W" if loser == 0 else "B") + ("+R" if ending == "resigned" else "+F")
+        else:
+            result = game.result_string(state) if state.is_terminal() else ""
+        record = sgf.GoRecord(game.size, game.komi, game.rules.capitalize(), names[0], names[1], result, moves=moves)
+        with open(os.path.join(directory, f"game_{index + 1:04d}.sgf"), "w", encoding="utf-8") as f:
+            f.write(sgf.write(record))
+
+    return write
+
+
 def cmd_arena(args) -> int:
     import json
 
@@ -123,7 +152,12 @@ def cmd_arena(args) -> int:
             print(f"\r{r.games}/{args.games} games  +{r.wins} ={r.draws} -{r.losses}", end="", file=sys.stderr,
                   flush=True)
 
-    result = play_match(game, a, b, args.games, args.openings, args.seed or 0, progress)
+    on_game = None
+    if args.sgf_dir:
+        if not hasattr(game, "area_score"):
+            raise UsageError(f"--sgf-dir records Go games; {game.name} is not Go.")
+        on_game = _sgf_writer(game, args.sgf_dir)
+    result = play_match(game, a, b, args.games, args.openings, args.seed or 0, progress, on_game)
     if args.json:
         print(json.dumps(result.to_dict()))
     else:
@@ -189,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--openings", type=int, default=2, help="random plies that open each pair of games (default 2)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.add_argument("--sgf-dir", default=None, help="Go: write every game as SGF into this directory")
     s.set_defaults(func=cmd_arena)
 
     s = sub.add_parser("gtp", help="a Go engine speaking GTP on stdin/stdout (GoGui, Sabaki, Lizzie, GNU Go)")

@@ -58,7 +58,7 @@ class GtpEngine:
             "protocol_version": lambda a: "2",
             "name": lambda a: "move37",
             "version": lambda a: VERSION,
-            "known_command": lambda a: "true" if a and a[0] in self.commands else "false",
+            "known_command": self.cmd_known_command,
             "list_commands": lambda a: "\n".join(sorted(self.commands)),
             "quit": self.cmd_quit,
             "boardsize": self.cmd_boardsize,
@@ -131,6 +131,11 @@ class GtpEngine:
         self.record.moves.append((player, action))
 
     # ---- commands ------------------------------------------------------------------------
+    def cmd_known_command(self, args):
+        if len(args) != 1:
+            raise GtpFailure("syntax error: known_command COMMAND")
+        return "true" if args[0] in self.commands else "false"
+
     def cmd_quit(self, args):
         self.running = False
         return ""

@@ -158,32 +158,32 @@ class MCTSPlayer(Player):
             self.tree.advance(0, a)
 
     def search(self, state: State, progress=None, seconds: float | None = None, simulations: int | None = None):
-        """Search `state` (continuing from the kept tree). With `progress`, the budget runs in
-        chunks and progress(result, simulations done) is called after each; with `seconds`,
-        the search also stops once that much time has passed (after at least one chunk)."""
+        """Search `state` (continuing from the kept tree). With `progress` or `seconds` the
+        budget runs in chunks, sized from the measured speed so that none overshoots the
+        time left; progress(result, simulations done) is called after each chunk."""
         import time
 
         import mcts
 
         self._follow(state)
         total = simulations or self.config.num_simulations
-        if (progress is None and seconds is None) or self.config.algorithm == "gumbel":
-            chunks = [total]  # Gumbel's sequential halving needs its whole budget at once
-        else:
-            step = max(total // 10, self.config.leaves_per_wave, 1)
-            chunks = [step] * (total // step) + ([total % step] if total % step else [])
+        chunked = (progress is not None or seconds is not None) and self.config.algorithm != "gumbel"
+        chunk = min(total, max(4 * self.config.leaves_per_wave, 64)) if chunked else total
         start, done = time.perf_counter(), 0
-        for n in chunks:
+        while done < total:
+            n = min(chunk, total - done)
             config = dataclasses.replace(self.config, num_simulations=n)
             self.last_result = mcts.search(self.game, [state], self.evaluator, config, self.rng, self.tree)
             self.tree = self.last_result.tree
             done += n
+            elapsed = time.perf_counter() - start
             if progress:
                 progress(self.last_result, done)
-            if seconds is not None and time.perf_counter() - start >= seconds:
+            if self.tree.tree.solved[0, 0] or (seconds is not None and elapsed >= seconds):
                 break
-            if self.tree.tree.solved[0, 0]:
-                break
+            rate = done / max(elapsed, 1e-6)
+            slice_ = max(elapsed, 0.05) if seconds is None else min(seconds - elapsed, seconds / 10)
+            chunk = max(self.config.leaves_per_wave, int(rate * slice_))
         return self.last_result
 
     def select_action(self, state: State, progress=None, seconds: float | None = None) -> int:
@@ -272,6 +272,8 @@ def _mcts_player(game: Game, spec: str, rest: str, seed: int | None) -> MCTSPlay
             default = getattr(SearchConfig(), key)
             try:
                 settings[key] = value if isinstance(default, str) else type(default or 0.0)(value)
+                if isinstance(default, int) and not isinstance(default, bool):
+                    settings[key] = int(value)
             except ValueError:
                 raise PlayerSpecError(f"setting {key} in player {spec!r} has a bad value {value!r}.") from None
         else:

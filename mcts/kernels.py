@@ -38,9 +38,10 @@ def _child_q(b, node, child, visits, value_sum, solved, solved_value, sgn):
 
 @numba.njit(cache=True)
 def _puct_choice(b, node, visits, value_sum, prior, legal, children, to_play, solved, solved_value,
-                 c_init, c_base, fpu_reduction):
+                 c_init, c_base, fpu_reduction, fpu_value):
     """AlphaZero's PUCT: Q + c(N) * P * sqrt(N) / (1 + n), with c(N) growing as log(N) and
-    unvisited children valued at the parent's value minus a first-play-urgency reduction."""
+    unvisited children valued at the parent's value minus a first-play-urgency reduction, or at
+    `fpu_value` when that is not NaN (1.0: try every move once first, as UCT does)."""
     sgn = _sign(to_play[b, node])
     n_parent = visits[b, node]
     c = c_init + math.log((n_parent + c_base + 1.0) / c_base)
@@ -51,6 +52,8 @@ def _puct_choice(b, node, visits, value_sum, prior, legal, children, to_play, so
         if ch >= 0 and visits[b, ch] > 0:
             visited_prior += prior[b, node, a]
     fpu = sgn * value_sum[b, node] / max(n_parent, 1) - fpu_reduction * math.sqrt(visited_prior)
+    if not math.isnan(fpu_value):
+        fpu = fpu_value
     best = -1
     best_score = NEG_INF
     for a in range(prior.shape[2]):
@@ -214,7 +217,7 @@ def _remove_virtual_loss(b, node, parent, visits, value_sum, to_play):
 @numba.njit(cache=True)
 def select(visits, value_sum, raw_value, prior, legal, children, parent, action, to_play, expanded, solved,
            solved_value, num_nodes, gumbel, considered, sims_done, num_simulations, leaves, algorithm, c_init,
-           c_base, fpu_reduction, c_visit, c_scale, halving_table, out_kind, out_node):
+           c_base, fpu_reduction, fpu_value, c_visit, c_scale, halving_table, out_kind, out_node):
     """Pick up to `leaves` leaves in every tree (see the module docstring for the kinds)."""
     B = visits.shape[0]
     A = prior.shape[2]
@@ -253,7 +256,7 @@ def select(visits, value_sum, raw_value, prior, legal, children, parent, action,
                                              to_play, solved, solved_value, c_visit, c_scale, pi)
                 else:
                     a = _puct_choice(b, node, visits, value_sum, prior, legal, children, to_play, solved,
-                                     solved_value, c_init, c_base, fpu_reduction)
+                                     solved_value, c_init, c_base, fpu_reduction, fpu_value)
                 child = children[b, node, a]
                 if child < 0:
                     child = num_nodes[b]

@@ -29,6 +29,7 @@ class SearchConfig:
     c_init: float = 1.25  # PUCT: c(N) = c_init + log((N + c_base + 1) / c_base)
     c_base: float = 19652.0
     fpu_reduction: float = 0.25  # unvisited child = parent value - reduction * sqrt(visited prior)
+    fpu_value: float | None = None  # or this fixed value (1.0: every move once first, as in UCT)
     dirichlet_fraction: float = 0.0  # root noise share (0.25 in self-play)
     dirichlet_alpha: float | None = None  # None: 10 / number of legal moves
     max_considered: int = 16  # Gumbel: root actions sampled without replacement
@@ -293,7 +294,8 @@ def _run(game: Game, tree: SearchTree, evaluator, config: SearchConfig) -> None:
         K.select(t.visits, t.value_sum, t.raw_value, t.prior, t.legal, t.children, t.parent, t.action, t.to_play,
                  t.expanded, t.solved, t.solved_value, t.num_nodes, t.gumbel, t.considered, t.sims_done,
                  config.num_simulations, leaves, algorithm, config.c_init, config.c_base, config.fpu_reduction,
-                 config.c_visit, config.c_scale, table, kind, node)
+                 np.nan if config.fpu_value is None else float(config.fpu_value), config.c_visit, config.c_scale,
+                 table, kind, node)
         b_idx, k_idx = np.nonzero(kind == K.EXPAND)
         n_new = len(b_idx)
         leaf_index.fill(-1)

@@ -125,3 +125,19 @@ def test_arena_cli_json_and_errors():
     assert {"elo", "elo_low", "elo_high", "score", "illegal_moves"} <= set(data)
     proc = subprocess.run(cmd[:4] + ["connect4", "minimax", "random"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "minimax:4" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_arena_writes_go_games_as_sgf(tmp_path):
+    from engine import sgf
+
+    cmd = [sys.executable, "-m", "engine.cli", "arena", "go(size=5)", "mcts:50", "random", "--games", "2",
+           "--sgf-dir", str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    files = sorted(tmp_path.glob("game_*.sgf"))
+    assert len(files) == 2
+    for f in files:
+        record = sgf.read(f.read_text())
+        game, state = sgf.to_state(record)
+        assert state.is_terminal() and record.result == game.result_string(state)
+    assert {sgf.read(f.read_text()).black_name for f in files} == {"mcts:50", "random"}  # colours alternate
