@@ -181,6 +181,40 @@ def cmd_gtp(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    import os
+
+    from training.config import resolve
+    from training.run import RunError, Trainer
+
+    try:
+        config = resolve(args.game, args.config, args.settings, minutes=args.minutes, seed=args.seed,
+                         device=args.device)
+        import games
+
+        games.make(config.game)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    run_dir = args.run_dir or os.path.join("runs", config.game)
+    try:
+        trainer = Trainer(config, run_dir, resume=args.resume)
+    except (RunError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    print(f"Training {config.game} in {run_dir} for {config.minutes:g} minutes "
+          f"(network {trainer.net_config.name}, device {trainer.device}); TensorBoard: "
+          f"tensorboard --logdir {os.path.join(run_dir, 'tensorboard')}")
+    try:
+        last = trainer.run()
+    except KeyboardInterrupt:
+        print(f"Stopped. Continue with: move37 train {config.game} --run-dir {run_dir} --resume", file=sys.stderr)
+        return 130
+    if last:
+        print(f"Done: {last['iteration']} iterations, {last['elapsed_minutes']:.1f} minutes, "
+              f"evaluation score {last['eval_score']:.0%}.")
+    print(f"Play the agent: move37 play {config.game} --agent {run_dir}")
+    return 0
+
+
 BENCHMARKS = {"games": "benchmarks.games_bench", "mcts": "benchmarks.mcts_bench"}
 
 
@@ -225,6 +259,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--sgf-dir", default=None, help="Go: write every game as SGF into this directory")
     s.set_defaults(func=cmd_arena)
+
+    s = sub.add_parser("train", help="train an agent by self-play (AlphaZero)")
+    s.add_argument("game")
+    s.add_argument("settings", nargs="*", help="key=value training settings (see training/config.py)")
+    s.add_argument("--config", default=None, help="a TOML file of training settings")
+    s.add_argument("--run-dir", default=None, help="where the run lives (default runs/GAME)")
+    s.add_argument("--resume", action="store_true", help="continue the run in the run directory")
+    s.add_argument("--device", default=None, help="auto (default), cpu or cuda[:N]")
+    s.add_argument("--minutes", type=float, default=None, help="training time (default per game)")
+    s.add_argument("--seed", type=int, default=None)
+    s.set_defaults(func=cmd_train)
 
     s = sub.add_parser("gtp", help="a Go engine speaking GTP on stdin/stdout (GoGui, Sabaki, Lizzie, GNU Go)")
     s.add_argument("--agent", default=DEFAULT_AGENT, help=f"player spec (default: {DEFAULT_AGENT})")

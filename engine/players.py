@@ -12,6 +12,8 @@ Specs:
                                 plus rollouts (per leaf) and seed
   openspiel-mcts:SIMS           OpenSpiel's C++ MCTSBot with one random rollout per leaf
   gnugo[:LEVEL]                 GNU Go over GTP (Go only; level 0-10, default 10)
+  PATH[:SIMS]                   a trained network (checkpoint file, or a run directory's best
+                                checkpoint) guiding our search, 400 simulations by default
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from games.base import Game, State
 from games.native import NativeGame
 
 SPEC_FORMS = ["random", "human", "minimax[:DEPTH]", "mcts:SIMS[,key=value...]", "openspiel-mcts:SIMS",
-              "gnugo[:LEVEL]"]
+              "gnugo[:LEVEL]", "PATH[:SIMS] (a checkpoint or run directory)"]
 EXACT_MINIMAX_MAX_CELLS = 9  # exact minimax is offered for boards up to tic-tac-toe's size
 
 
@@ -131,12 +133,13 @@ class MinimaxPlayer(Player):
 class MCTSPlayer(Player):
     """Our search with a rollout evaluator; keeps its tree between moves of one game."""
 
-    def __init__(self, game: Game, config, rollouts: int = 1, seed: int | None = None, name: str = "mcts"):
+    def __init__(self, game: Game, config, rollouts: int = 1, seed: int | None = None, name: str = "mcts",
+                 evaluator=None):
         import mcts
 
         self.game = game
         self.config = config
-        self.evaluator = mcts.RolloutEvaluator(game, rollouts, seed or 0)
+        self.evaluator = evaluator or mcts.RolloutEvaluator(game, rollouts, seed or 0)
         self.rng = np.random.default_rng(seed)
         self.name = name
         self.tree = None
@@ -316,4 +319,40 @@ def make_player(spec: str, game: Game, seed: int | None = None) -> Player:
         except ValueError:
             raise PlayerSpecError(f"the GNU Go level in {s!r} must be a whole number 0-10.") from None
         return GnuGoPlayer(game, level)
+    path, sims = _path_and_sims(s)
+    if path is not None:
+        return network_player(path, game, sims, seed)
     raise PlayerSpecError(f"unknown player {spec!r}; valid forms: {', '.join(SPEC_FORMS)}.")
+
+
+def _path_and_sims(spec: str) -> tuple[str | None, int]:
+    """`PATH` or `PATH:SIMS` when PATH exists (a checkpoint file or a run directory)."""
+    import os
+
+    head, sep, tail = spec.rpartition(":")
+    if sep and tail.isdigit() and os.path.exists(head):
+        return head, int(tail)
+    if os.path.exists(spec):
+        return spec, DEFAULT_NETWORK_SIMULATIONS
+    return None, 0
+
+
+DEFAULT_NETWORK_SIMULATIONS = 400
+
+
+def network_player(path: str, game: Game, simulations: int = DEFAULT_NETWORK_SIMULATIONS, seed=None,
+                   device: str = "auto") -> "MCTSPlayer":
+    """Our search guided by the network in a checkpoint (or a run directory's best one)."""
+    import mcts
+    from engine.checkpoint import CheckpointError, load, network_from, resolve_path
+    from engine.inference import NetworkEvaluator
+
+    if simulations < 1:
+        raise PlayerSpecError("the simulation count must be at least 1.")
+    try:
+        file = resolve_path(path)
+        net = network_from(load(file, game.name), game)
+    except CheckpointError as e:
+        raise PlayerSpecError(str(e)) from None
+    config = mcts.SearchConfig(num_simulations=simulations, leaves_per_wave=max(1, min(16, simulations // 64)))
+    return MCTSPlayer(game, config, seed=seed, name=f"{path}:{simulations}", evaluator=NetworkEvaluator(net, device))

@@ -1,0 +1,103 @@
+"""The policy/value network: an AlphaZero-style residual tower with a policy and a value head.
+
+Presets are named by size, `b{blocks}c{channels}` (b6c64, b10c128, ...). With `global_pool`,
+every other block adds KataGo's global pooling bias: channel means and maxima of part of the
+block's features, turned into a per-channel bias, so the network can see the whole board (who
+is ahead, where the ko threats are) without stacking many blocks.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    blocks: int = 6
+    channels: int = 64
+    global_pool: bool = False
+    value_hidden: int = 64
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> "NetworkConfig":
+        m = re.fullmatch(r"b(\d+)c(\d+)", name.strip().lower())
+        if not m or int(m.group(1)) < 1 or int(m.group(2)) < 4:
+            raise ValueError(f"network size {name!r} is not of the form b<blocks>c<channels>, like b6c64.")
+        return cls(blocks=int(m.group(1)), channels=int(m.group(2)), **overrides)
+
+    @property
+    def name(self) -> str:
+        return f"b{self.blocks}c{self.channels}" + ("-gp" if self.global_pool else "")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class GlobalPoolingBias(nn.Module):
+    """KataGo's global pooling: mean and max of `pooled` channels -> a bias on the others."""
+
+    def __init__(self, channels: int, pooled: int):
+        super().__init__()
+        self.pooled = pooled
+        self.fc = nn.Linear(2 * pooled, channels - pooled)
+
+    def forward(self, x):
+        g, rest = x[:, : self.pooled], x[:, self.pooled:]
+        pooled = torch.cat([g.mean(dim=(2, 3)), g.amax(dim=(2, 3))], dim=1)
+        return torch.cat([g, rest + self.fc(pooled)[:, :, None, None]], dim=1)
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, channels: int, global_pool: bool):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.pool = GlobalPoolingBias(channels, channels // 4) if global_pool else None
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        if self.pool is not None:
+            y = self.pool(y)
+        y = self.bn2(self.conv2(y))
+        return F.relu(x + y)
+
+
+class PolicyValueNet(nn.Module):
+    """(N, C, H, W) observations -> (policy logits (N, A), value (N,) in [-1, 1])."""
+
+    def __init__(self, observation_shape: tuple[int, int, int], num_actions: int, config: NetworkConfig):
+        super().__init__()
+        c, h, w = observation_shape
+        self.observation_shape = tuple(observation_shape)
+        self.num_actions = num_actions
+        self.config = config
+        ch = config.channels
+        self.stem = nn.Sequential(nn.Conv2d(c, ch, 3, padding=1, bias=False), nn.BatchNorm2d(ch), nn.ReLU())
+        self.blocks = nn.Sequential(*[ResidualBlock(ch, config.global_pool and i % 2 == 1)
+                                      for i in range(config.blocks)])
+        self.policy = nn.Sequential(nn.Conv2d(ch, 2, 1, bias=False), nn.BatchNorm2d(2), nn.ReLU(), nn.Flatten(),
+                                    nn.Linear(2 * h * w, num_actions))
+        self.value = nn.Sequential(nn.Conv2d(ch, 1, 1, bias=False), nn.BatchNorm2d(1), nn.ReLU(), nn.Flatten(),
+                                   nn.Linear(h * w, config.value_hidden), nn.ReLU(), nn.Linear(config.value_hidden, 1),
+                                   nn.Tanh())
+
+    def forward(self, x):
+        x = self.blocks(self.stem(x))
+        return self.policy(x), self.value(x).squeeze(-1)
+
+
+def default_config(game) -> NetworkConfig:
+    """A size that learns the game in minutes on a CPU; larger boards get a larger tower."""
+    cells = game.observation_shape[1] * game.observation_shape[2]
+    if cells <= 9:
+        return NetworkConfig(blocks=2, channels=32, value_hidden=32)
+    if cells <= 64:
+        return NetworkConfig(blocks=4, channels=64)
+    return NetworkConfig(blocks=6, channels=64, global_pool=True)

@@ -1,0 +1,146 @@
+"""Training: the network, the evaluator, a short run, checkpoints, resume after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import games
+from engine import checkpoint
+from engine.inference import NetworkEvaluator
+from engine.network import NetworkConfig, PolicyValueNet
+from engine.players import PlayerSpecError, make_player
+
+TINY = ["games_per_iteration=8", "simulations=8", "fast_simulations=4", "batch_size=32", "eval_games=2",
+        "eval_simulations=8", "eval_opponents=random"]
+
+
+def train(*args, cwd=None, timeout=240):
+    return subprocess.run([sys.executable, "-m", "engine.cli", "train", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd)
+
+
+@pytest.mark.parametrize("global_pool", [False, True])
+def test_network_shapes(global_pool):
+    game = games.make("go9")
+    net = PolicyValueNet(game.observation_shape, game.num_actions, NetworkConfig(2, 16, global_pool))
+    logits, value = net(torch.zeros(3, *game.observation_shape))
+    assert logits.shape == (3, 82) and value.shape == (3,) and bool((value.abs() <= 1).all())
+    assert NetworkConfig.preset("b10c128").blocks == 10
+    with pytest.raises(ValueError, match="b<blocks>c<channels>"):
+        NetworkConfig.preset("huge")
+
+
+def test_evaluator_masks_illegal_moves_and_caches():
+    game = games.make("connect4")
+    net = PolicyValueNet(game.observation_shape, game.num_actions, NetworkConfig(1, 8))
+    ev = NetworkEvaluator(net, "cpu")
+    obs = np.stack([game.new_initial_state().observation()] * 2)
+    masks = np.array([[True] * 7, [False, True, True, False, True, True, True]])
+    p, v = ev.evaluate(obs, masks)
+    assert np.allclose(p.sum(axis=1), 1) and p[1, 0] == 0 and p[1, 3] == 0 and np.all(np.abs(v) <= 1)
+    p2, v2 = ev.evaluate(obs, masks)
+    assert ev.hits == 2 and ev.positions == 2 and np.array_equal(p, p2)
+
+
+def test_a_short_run_leaves_a_complete_run_directory(tmp_path):
+    run = tmp_path / "run"
+    proc = train("tictactoe", *TINY, "iterations=2", "minutes=0", "--run-dir", str(run))
+    assert proc.returncode == 0, proc.stderr
+    assert "move37 play tictactoe --agent" in proc.stdout
+    assert "\nsimulations = 8\n" in (run / "config.toml").read_text()
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [m["iteration"] for m in lines] == [1, 2]
+    for key in ("policy_loss", "value_loss", "policy_entropy", "positions_per_second", "search_share",
+                "score_vs_random", "games_per_second"):
+        assert key in lines[-1]
+    assert any(f.name.startswith("events.out.tfevents") for f in (run / "tensorboard").iterdir())
+    data = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
+    assert data["iteration"] == 2 and data["meta"]["game"] == "tictactoe"
+    assert (run / "checkpoints" / "best.pt").exists() and (run / "replay" / "buffer.npz").exists()
+    elo = json.loads((run / "elo.json").read_text())
+    assert len(elo) == 2 and "random" in elo[0]["results"]
+    # the run directory and its checkpoints are players
+    game = games.make("tictactoe")
+    for spec in (str(run), f"{run}:16", str(run / "checkpoints" / "latest.pt")):
+        player = make_player(spec, game)
+        assert player.select_action(game.new_initial_state()) in range(9)
+    # a second run into the same directory is refused
+    proc = train("tictactoe", *TINY, "iterations=1", "--run-dir", str(run))
+    assert proc.returncode == 2 and "--resume" in proc.stderr
+
+
+def test_resume_after_sigkill_mid_iteration(tmp_path):
+    run = tmp_path / "run"
+    args = ["tictactoe", *TINY, "iterations=6", "minutes=0", "--run-dir", str(run)]
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "train", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    metrics = run / "metrics.jsonl"
+    while time.time() < deadline and (not metrics.exists() or len(metrics.read_text().splitlines()) < 2):
+        time.sleep(0.05)
+    time.sleep(0.3)  # somewhere inside a later iteration
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
+    assert 2 <= before["iteration"] < 6
+    done = train(*args, "--resume")
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(x) for x in metrics.read_text().splitlines()]
+    assert [m["iteration"] for m in lines] == [1, 2, 3, 4, 5, 6]  # no gap, no duplicate
+    steps = [m["step"] for m in lines]
+    assert steps == sorted(steps) and len(set(steps)) == 6
+    after = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
+    assert after["iteration"] == 6 and after["step"] > before["step"]
+    for f in (run / "checkpoints").iterdir():
+        torch.load(f, weights_only=True)  # nothing corrupt
+
+
+def test_run_errors(tmp_path):
+    proc = train("tictactoe", "--run-dir", str(tmp_path / "none"), "--resume")
+    assert proc.returncode == 2 and "no run to resume" in proc.stderr
+    proc = train("tictactoe", "warp_speed=9")
+    assert proc.returncode == 2 and "unknown training setting" in proc.stderr
+    proc = train("nosuchgame")
+    assert proc.returncode == 2 and "unknown game" in proc.stderr
+    proc = train("tictactoe", "simulations=lots")
+    assert proc.returncode == 2 and "needs a int" in proc.stderr
+
+
+def test_run_directory_in_use(tmp_path):
+    from training.config import resolve
+    from training.run import RunError, Trainer
+
+    config = resolve("tictactoe", assignments=TINY)
+    first = Trainer(config, str(tmp_path))
+    with pytest.raises(RunError, match="in use"):
+        Trainer(config, str(tmp_path))
+    first.lock.release()
+
+
+def test_bad_checkpoints_give_one_sentence(tmp_path):
+    game = games.make("connect4")
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"not a checkpoint at all")
+    net = PolicyValueNet((3, 3, 3), 9, NetworkConfig(1, 8))
+    other_game = tmp_path / "ttt.pt"
+    checkpoint.save(str(other_game), {"model": net.state_dict(), "meta": {"game": "tictactoe",
+                    "network": NetworkConfig(1, 8).to_dict(), "observation_shape": [3, 3, 3], "num_actions": 9}})
+    for path, fragment in [(foreign, "not a move37 checkpoint"), (corrupt, "not a readable"),
+                           (other_game, "checkpoint for tictactoe, not for connect4")]:
+        with pytest.raises(PlayerSpecError, match=fragment):
+            make_player(str(path), game)
+    proc = subprocess.run([sys.executable, "-m", "engine.cli", "play", "connect4", "--agent", str(other_game)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "not for connect4" in proc.stderr and "Traceback" not in proc.stderr
+    assert os.path.exists(other_game)

@@ -1,0 +1,106 @@
+"""Training settings: one flat dataclass, per-game defaults in bundled TOML files, overrides
+from a --config file and key=value arguments; the resolved settings go to the run directory."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, fields
+from importlib import resources
+
+
+@dataclass
+class TrainConfig:
+    game: str = "tictactoe"
+    # network
+    network: str = ""  # preset like b6c64; "" = the game's default size
+    # self-play
+    games_per_iteration: int = 64  # games played in lockstep, one batched search for all
+    simulations: int = 64  # full searches (recorded as policy targets)
+    fast_simulations: int = 16  # playout cap randomization: cheap searches, not recorded
+    full_search_share: float = 0.25
+    algorithm: str = "puct"
+    leaves_per_wave: int = 4
+    dirichlet_fraction: float = 0.25
+    temperature_moves: int = 4  # moves sampled from the visit counts before playing the best
+    # learning
+    batch_size: int = 256
+    learning_rate: float = 0.02
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    sample_reuse: float = 4.0  # average number of times a position is trained on
+    replay_window: int = 50_000
+    # evaluation
+    eval_games: int = 20
+    eval_simulations: int = 64
+    eval_opponents: str = "random,mcts:200"
+    # run
+    minutes: float = 3.0
+    iterations: int = 0  # 0: as many as the minutes allow
+    seed: int = 0
+    device: str = "auto"
+
+    def override(self, **values) -> "TrainConfig":
+        known = {f.name: f.type for f in fields(self)}
+        clean = {}
+        for key, value in values.items():
+            if key not in known:
+                raise ValueError(f"unknown training setting {key!r}; known: {', '.join(known)}.")
+            default = getattr(self, key)
+            try:
+                if isinstance(default, bool):
+                    clean[key] = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+                elif isinstance(default, (int, float)):
+                    clean[key] = type(default)(value)
+                else:
+                    clean[key] = str(value)
+            except ValueError:
+                raise ValueError(f"training setting {key} needs a {type(default).__name__}, not {value!r}.") from None
+        return dataclasses.replace(self, **clean)
+
+    def to_toml(self) -> str:
+        lines = ["# move37 training settings, as resolved for this run"]
+        for f in fields(self):
+            v = getattr(self, f.name)
+            text = ("true" if v else "false") if isinstance(v, bool) else (f'"{v}"' if isinstance(v, str) else repr(v))
+            lines.append(f"{f.name} = {text}")
+        return "\n".join(lines) + "\n"
+
+
+def parse_assignments(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise ValueError(f"{item!r} is not of the form key=value.")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def load_toml(path: str) -> dict:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except OSError as e:
+        raise ValueError(f"cannot read config file {path}: {e.strerror}.") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"config file {path} is not valid TOML: {e}.") from None
+
+
+def defaults_for(game: str) -> TrainConfig:
+    """The bundled defaults for a game (games without a file get the generic ones)."""
+    base = TrainConfig(game=game)
+    name = game.split("(")[0].replace(":", "_")
+    try:
+        text = resources.files("training.configs").joinpath(f"{name}.toml").read_text()
+    except (FileNotFoundError, OSError):
+        return base
+    return base.override(**tomllib.loads(text))
+
+
+def resolve(game: str, config_file: str | None = None, assignments: list[str] | None = None, **cli) -> TrainConfig:
+    config = defaults_for(game)
+    if config_file:
+        config = config.override(**load_toml(config_file))
+    config = config.override(**parse_assignments(assignments or []))
+    return config.override(**{k: v for k, v in cli.items() if v is not None}, game=game)

@@ -1,0 +1,311 @@
+"""`move37 train GAME`: the AlphaZero loop, with a run directory that can be followed, stopped
+and resumed.
+
+Each iteration: self-play (many games in lockstep through one batched search) -> replay window
+-> optimisation (sample reuse keeps self-play and learning balanced) -> evaluation against
+fixed references -> checkpoint (atomic) -> metrics.jsonl line and TensorBoard events.
+
+Run directory:
+    config.toml        the resolved settings
+    checkpoints/       step_NNNNNNN.pt, latest.pt, best.pt
+    tensorboard/       event files
+    metrics.jsonl      one JSON object per iteration
+    elo.json           evaluation results with intervals, per iteration
+    replay/buffer.npz  the replay window (what resume needs besides latest.pt)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+import games
+from engine import checkpoint
+from engine.inference import NetworkEvaluator, resolve_device
+from engine.network import NetworkConfig, PolicyValueNet, default_config
+from training.config import TrainConfig
+from training.replay import ReplayBuffer
+from training.selfplay import play_games
+
+
+class RunError(ValueError):
+    """A run that cannot start or continue, said in one sentence."""
+
+
+class RunLock:
+    """An exclusive lock on the run directory, so two trainers never write the same run."""
+
+    def __init__(self, run_dir: str):
+        import fcntl
+
+        self.path = os.path.join(run_dir, ".lock")
+        self.file = open(self.path, "a+")
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.file.close()
+            raise RunError(f"run directory {run_dir} is in use by another training process.") from None
+
+    def release(self) -> None:
+        self.file.close()
+
+
+def _network(game, config: TrainConfig) -> NetworkConfig:
+    return NetworkConfig.preset(config.network) if config.network else default_config(game)
+
+
+def _learning_rate(config: TrainConfig, progress: float) -> float:
+    """Cosine decay from the base rate to a tenth of it over the planned run."""
+    p = min(max(progress, 0.0), 1.0)
+    return config.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, run_dir: str, resume: bool = False, out=sys.stderr):
+        self.config = config
+        self.run_dir = run_dir
+        self.out = out
+        try:
+            self.game = games.make(config.game)
+        except ValueError as e:
+            raise RunError(str(e)) from None
+        self.device = resolve_device(config.device)
+        self.paths = {name: os.path.join(run_dir, name) for name in
+                      ("config.toml", "checkpoints", "tensorboard", "metrics.jsonl", "elo.json", "replay")}
+        latest = os.path.join(self.paths["checkpoints"], "latest.pt")
+        if os.path.exists(latest) and not resume:
+            raise RunError(f"{run_dir} already holds a run; pass --resume to continue it, or choose another "
+                           f"--run-dir.")
+        if resume and not os.path.exists(latest):
+            raise RunError(f"there is no run to resume in {run_dir}.")
+        for d in ("checkpoints", "tensorboard", "replay"):
+            os.makedirs(self.paths[d], exist_ok=True)
+        self.lock = RunLock(run_dir)
+        self.rng = np.random.default_rng(config.seed)
+        torch.manual_seed(config.seed)
+        self.net_config = _network(self.game, config)
+        self.net = PolicyValueNet(self.game.observation_shape, self.game.num_actions, self.net_config).to(self.device)
+        self.optimizer = torch.optim.SGD(self.net.parameters(), lr=config.learning_rate, momentum=config.momentum,
+                                         nesterov=True, weight_decay=config.weight_decay)
+        self.replay = ReplayBuffer(config.replay_window, self.game.observation_shape, self.game.num_actions)
+        self.step = 0
+        self.iteration = 0
+        self.elapsed = 0.0  # seconds of training over all sessions of this run
+        self.best_score = -1.0
+        self.elo_history: list[dict] = []
+        if resume:
+            self._resume(latest)
+        else:
+            with open(self.paths["config.toml"], "w") as f:
+                f.write(config.to_toml())
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(self.paths["tensorboard"], purge_step=self.iteration + 1)
+
+    # ---- persistence ---------------------------------------------------------------------
+    def _meta(self) -> dict:
+        g = self.game
+        return {"game": g.name, "spec": self.config.game, "network": self.net_config.to_dict(),
+                "observation_shape": list(g.observation_shape), "num_actions": g.num_actions}
+
+    def _save(self, metrics: dict) -> dict:
+        payload = {
+            "model": self.net.state_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step,
+            "iteration": self.iteration, "elapsed": self.elapsed, "best_score": self.best_score,
+            "metrics": metrics, "meta": self._meta(), "torch_rng": torch.get_rng_state(),
+            "numpy_rng": json.dumps(self.rng.bit_generator.state),
+        }
+        self.replay.save(os.path.join(self.paths["replay"], "buffer.npz"))
+        path = os.path.join(self.paths["checkpoints"], f"step_{self.step:07d}.pt")
+        checkpoint.save(path, payload)
+        checkpoint.save(os.path.join(self.paths["checkpoints"], "latest.pt"), payload)
+        return payload
+
+    def _resume(self, latest: str) -> None:
+        try:
+            data = checkpoint.load(latest, self.game.name)
+        except checkpoint.CheckpointError as e:
+            raise RunError(str(e)) from None
+        if data["meta"]["network"] != self.net_config.to_dict():
+            self.net_config = NetworkConfig(**data["meta"]["network"])
+            self.net = PolicyValueNet(self.game.observation_shape, self.game.num_actions, self.net_config).to(
+                self.device)
+            self.optimizer = torch.optim.SGD(self.net.parameters(), lr=self.config.learning_rate,
+                                             momentum=self.config.momentum, nesterov=True,
+                                             weight_decay=self.config.weight_decay)
+        self.net.load_state_dict(data["model"])
+        self.optimizer.load_state_dict(data["optimizer"])
+        self.step, self.iteration = int(data["step"]), int(data["iteration"])
+        self.elapsed, self.best_score = float(data["elapsed"]), float(data["best_score"])
+        torch.set_rng_state(data["torch_rng"])
+        self.rng.bit_generator.state = json.loads(data["numpy_rng"])
+        buffer = os.path.join(self.paths["replay"], "buffer.npz")
+        if os.path.exists(buffer):
+            self.replay.load(buffer)
+        self._repair_logs(data["metrics"])
+
+    def _repair_logs(self, last: dict) -> None:
+        """Keep exactly one metrics line per iteration up to the checkpoint's: drop lines of an
+        iteration that was cut off, add the checkpoint's line if the kill came before it."""
+        lines = []
+        if os.path.exists(self.paths["metrics.jsonl"]):
+            with open(self.paths["metrics.jsonl"]) as f:
+                for line in f:
+                    try:
+                        record = json.loads(line)
+                    except json.JSONDecodeError:
+                        continue  # a line cut off by the kill
+                    if record.get("iteration", 0) <= self.iteration:
+                        lines.append(record)
+        if not lines or lines[-1]["iteration"] < self.iteration:
+            lines.append(last)
+        tmp = self.paths["metrics.jsonl"] + ".tmp"
+        with open(tmp, "w") as f:
+            for record in lines:
+                f.write(json.dumps(record) + "\n")
+        os.replace(tmp, self.paths["metrics.jsonl"])
+        if os.path.exists(self.paths["elo.json"]):
+            with open(self.paths["elo.json"]) as f:
+                self.elo_history = [e for e in json.load(f) if e["iteration"] <= self.iteration]
+
+    # ---- one iteration -------------------------------------------------------------------
+    def _train(self, new_positions: int, progress: float) -> dict:
+        cfg = self.config
+        steps = max(1, int(round(new_positions * cfg.sample_reuse / cfg.batch_size)))
+        lr = _learning_rate(cfg, progress)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.net.train()
+        totals = {"policy_loss": 0.0, "value_loss": 0.0, "policy_entropy": 0.0}
+        symmetries = self.game.symmetries
+        for _ in range(steps):
+            obs, pi, z = self.replay.sample(cfg.batch_size, self.rng, symmetries)
+            obs_t = torch.from_numpy(obs).to(self.device)
+            pi_t = torch.from_numpy(pi).to(self.device)
+            z_t = torch.from_numpy(z).to(self.device)
+            logits, v = self.net(obs_t)
+            log_p = F.log_softmax(logits, dim=1)
+            policy_loss = -(pi_t * log_p).sum(dim=1).mean()
+            value_loss = F.mse_loss(v, z_t)
+            loss = policy_loss + value_loss
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            self.step += 1
+            totals["policy_loss"] += policy_loss.item()
+            totals["value_loss"] += value_loss.item()
+            totals["policy_entropy"] += -(log_p.exp() * log_p).sum(dim=1).mean().item()
+        self.net.eval()
+        out = {k: v / steps for k, v in totals.items()}
+        out.update(train_steps=steps, learning_rate=lr)
+        return out
+
+    def _evaluate(self) -> dict:
+        import mcts
+        from engine.arena import play_match
+        from engine.players import MCTSPlayer, PlayerSpecError, make_player
+
+        cfg = self.config
+        agent = MCTSPlayer(self.game, mcts.SearchConfig(num_simulations=cfg.eval_simulations,
+                                                        leaves_per_wave=max(1, cfg.eval_simulations // 64)),
+                           name=f"iteration {self.iteration}", evaluator=NetworkEvaluator(self.net, str(self.device)))
+        results = {}
+        for spec in [s.strip() for s in cfg.eval_opponents.split(",") if s.strip()]:
+            try:
+                opponent = make_player(spec, self.game, seed=self.iteration)
+            except PlayerSpecError as e:
+                print(f"\nmove37: skipping evaluation against {spec}: {e}", file=self.out)
+                continue
+            r = play_match(self.game, agent, opponent, cfg.eval_games, 2, seed=self.iteration)
+            elo, lo, hi = r.elo()
+            results[spec] = {"score": r.score, "wins": r.wins, "draws": r.draws, "losses": r.losses,
+                             "elo": _finite(elo), "elo_low": _finite(lo), "elo_high": _finite(hi)}
+        return results
+
+    def iterate(self) -> dict:
+        cfg = self.config
+        t0 = time.perf_counter()
+        evaluator = NetworkEvaluator(self.net, str(self.device))
+        batch = play_games(self.game, evaluator, cfg, self.rng)
+        t_selfplay = time.perf_counter() - t0
+        self.replay.add(batch.observations, batch.policies, batch.values)
+        progress = self._progress()
+        t1 = time.perf_counter()
+        losses = self._train(len(batch.values), progress)
+        t_train = time.perf_counter() - t1
+        self.iteration += 1
+        t2 = time.perf_counter()
+        evaluation = self._evaluate() if cfg.eval_games > 0 else {}
+        t_eval = time.perf_counter() - t2
+        self.elapsed += time.perf_counter() - t0
+        score = float(np.mean([e["score"] for e in evaluation.values()])) if evaluation else 0.0
+        metrics = {
+            "iteration": self.iteration, "step": self.step, "elapsed_minutes": self.elapsed / 60,
+            "games": batch.games, "positions": int(len(batch.values)), "moves": batch.moves,
+            "replay_size": self.replay.size, "games_per_second": batch.games / t_selfplay,
+            "positions_per_second": batch.moves / t_selfplay, "search_share": batch.search_seconds / t_selfplay,
+            "network_positions": evaluator.positions, "selfplay_seconds": t_selfplay, "train_seconds": t_train,
+            "eval_seconds": t_eval, "eval_score": score, **losses,
+            **{f"score_vs_{k}": v["score"] for k, v in evaluation.items()},
+            **{f"elo_vs_{k}": v["elo"] for k, v in evaluation.items()},
+        }
+        self.elo_history.append({"iteration": self.iteration, "elapsed_minutes": metrics["elapsed_minutes"],
+                                 "results": evaluation})
+        improved = score >= self.best_score
+        if improved:
+            self.best_score = score
+        payload = self._save(metrics)
+        if improved:  # best.pt follows the checkpoint that scores best against the references
+            checkpoint.save(os.path.join(self.paths["checkpoints"], "best.pt"), payload)
+        with open(self.paths["metrics.jsonl"], "a") as f:
+            f.write(json.dumps(metrics) + "\n")
+        with open(self.paths["elo.json"] + ".tmp", "w") as f:
+            json.dump(self.elo_history, f, indent=1)
+        os.replace(self.paths["elo.json"] + ".tmp", self.paths["elo.json"])
+        for key, value in metrics.items():
+            if isinstance(value, (int, float)) and value is not None and key != "iteration":
+                self.writer.add_scalar(key.replace("_vs_", "/vs_"), value, self.iteration)
+        self.writer.flush()
+        return metrics
+
+    def _progress(self) -> float:
+        cfg = self.config
+        parts = []
+        if cfg.minutes > 0:
+            parts.append(self.elapsed / (cfg.minutes * 60))
+        if cfg.iterations > 0:
+            parts.append(self.iteration / cfg.iterations)
+        return max(parts) if parts else 0.0
+
+    def done(self) -> bool:
+        return self._progress() >= 1.0
+
+    def run(self) -> dict | None:
+        metrics = None
+        try:
+            while not self.done():
+                metrics = self.iterate()
+                self._show(metrics)
+        finally:
+            print(file=self.out)
+            self.writer.close()
+            self.lock.release()
+        return metrics
+
+    def _show(self, m: dict) -> None:
+        evals = " ".join(f"{k[len('score_vs_'):]} {v:.0%}" for k, v in m.items() if k.startswith("score_vs_"))
+        print(f"\riteration {m['iteration']}  {m['elapsed_minutes']:.1f} min  games {m['games']}  "
+              f"{m['positions_per_second']:.0f} pos/s  loss {m['policy_loss']:.2f}/{m['value_loss']:.2f}  "
+              f"score: {evals}   ", end="", file=self.out, flush=True)
+
+
+def _finite(x: float):
+    return None if (x is None or math.isinf(x)) else round(x, 1)
