@@ -12,6 +12,17 @@ import sys
 DEFAULT_AGENT = "mcts:2000"
 
 
+def default_agent(game_name: str) -> tuple[str, str]:
+    """(spec, why): the best checkpoint of the game's default run directory when there is
+    one, else our search with a budget that answers in about a second."""
+    import os
+
+    run = os.path.join("runs", game_name)
+    if os.path.exists(os.path.join(run, "checkpoints", "best.pt")):
+        return run, f"the trained agent in {run}"
+    return DEFAULT_AGENT, f"no trained agent in {run} yet, so our search with random rollouts"
+
+
 class UsageError(Exception):
     """A problem with what the person asked for, reported as one sentence."""
 
@@ -43,11 +54,17 @@ def cmd_games(args) -> int:
 
 def _with_sims(spec: str, sims: int) -> str:
     """The same search agent with another simulation budget (`--sims`)."""
-    kind, _, rest = spec.partition(":")
-    if kind not in ("mcts", "openspiel-mcts"):
-        raise UsageError(f"--sims applies to search agents (mcts:..., openspiel-mcts:...), not {spec!r}.")
+    import os
+
     if sims < 1:
         raise UsageError("--sims must be at least 1.")
+    if os.path.exists(spec.rsplit(":", 1)[0]) or os.path.exists(spec):
+        path = spec if os.path.exists(spec) else spec.rsplit(":", 1)[0]
+        return f"{path}:{sims}"
+    kind, _, rest = spec.partition(":")
+    if kind not in ("mcts", "openspiel-mcts"):
+        raise UsageError(f"--sims applies to search agents (mcts:..., openspiel-mcts:..., a checkpoint), "
+                         f"not {spec!r}.")
     settings = rest.split(",")[1:] if rest else []
     return ",".join([f"{kind}:{sims}", *settings])
 
@@ -72,7 +89,7 @@ def cmd_play(args) -> int:
             raise UsageError(str(e)) from None
         if start.is_terminal():
             raise UsageError(f"the game in {args.sgf} is already over.")
-    spec = args.agent or DEFAULT_AGENT
+    spec, why = (args.agent, "") if args.agent else default_agent(game.name)
     if args.sims is not None:
         spec = _with_sims(spec, args.sims)
     try:
@@ -83,7 +100,7 @@ def cmd_play(args) -> int:
     colours = {"first": 0, "black": 0, "x": 0, "second": 1, "white": 1, "o": 1}
     if args.color not in colours:
         raise UsageError(f"--color must be one of {', '.join(colours)}, not {args.color!r}.")
-    print(f"Agent: {spec}" + ("" if args.agent else " (the default; choose another with --agent)"))
+    print(f"Agent: {spec}" + (f" ({why}; choose another with --agent)" if why else ""))
     session = Session(game, agent, colours[args.color], hint_player=hint, start=start)
     final = session.run()
     if is_go and final is not None and args.save_sgf != "":
@@ -173,8 +190,11 @@ def cmd_gtp(args) -> int:
         raise UsageError(f"--size must be between 2 and 19, not {args.size}.")
     if args.rules not in ("chinese", "openspiel"):
         raise UsageError(f"--rules must be chinese or openspiel, not {args.rules!r}.")
+    spec, why = (args.agent, "") if args.agent else default_agent(f"go{args.size}")
+    if why:
+        print(f"move37 gtp: agent {spec} ({why})", file=sys.stderr)
     try:
-        engine = GtpEngine(args.agent, args.size, args.komi, args.rules, args.resign_below, args.seed)
+        engine = GtpEngine(spec, args.size, args.komi, args.rules, args.resign_below, args.seed)
     except (GtpFailure, ValueError) as e:
         raise UsageError(str(e)) from None
     engine.run()
@@ -209,8 +229,8 @@ def cmd_train(args) -> int:
         print(f"Stopped. Continue with: move37 train {config.game} --run-dir {run_dir} --resume", file=sys.stderr)
         return 130
     if last:
-        print(f"Done: {last['iteration']} iterations, {last['elapsed_minutes']:.1f} minutes, "
-              f"evaluation score {last['eval_score']:.0%}.")
+        score = f", evaluation score {last['eval_score']:.0%}" if last["eval_score"] is not None else ""
+        print(f"Done: {last['iteration']} iterations, {last['elapsed_minutes']:.1f} minutes{score}.")
     print(f"Play the agent: move37 play {config.game} --agent {run_dir}")
     return 0
 
@@ -272,7 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_train)
 
     s = sub.add_parser("gtp", help="a Go engine speaking GTP on stdin/stdout (GoGui, Sabaki, Lizzie, GNU Go)")
-    s.add_argument("--agent", default=DEFAULT_AGENT, help=f"player spec (default: {DEFAULT_AGENT})")
+    s.add_argument("--agent", default=None, help="player spec (default: runs/goN's best checkpoint if any, "
+                   f"else {DEFAULT_AGENT})")
     s.add_argument("--size", type=int, default=19, help="board size (default 19; the controller may change it)")
     s.add_argument("--komi", type=float, default=7.5)
     s.add_argument("--rules", default="chinese", help="chinese (default) or openspiel")
@@ -293,7 +314,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # `train` takes key=value settings anywhere on the line
+        if getattr(args, "command", None) == "train" and all("=" in e and not e.startswith("-") for e in extra):
+            args.settings = list(args.settings) + extra
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

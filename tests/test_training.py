@@ -65,7 +65,8 @@ def test_a_short_run_leaves_a_complete_run_directory(tmp_path):
     assert any(f.name.startswith("events.out.tfevents") for f in (run / "tensorboard").iterdir())
     data = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
     assert data["iteration"] == 2 and data["meta"]["game"] == "tictactoe"
-    assert (run / "checkpoints" / "best.pt").exists() and (run / "replay" / "buffer.npz").exists()
+    assert (run / "checkpoints" / "best.pt").exists()
+    assert sorted(p.name for p in (run / "replay").glob("chunk_*.npz")) == ["chunk_0000001.npz", "chunk_0000002.npz"]
     elo = json.loads((run / "elo.json").read_text())
     assert len(elo) == 2 and "random" in elo[0]["results"]
     # the run directory and its checkpoints are players
@@ -144,3 +145,19 @@ def test_bad_checkpoints_give_one_sentence(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "not for connect4" in proc.stderr and "Traceback" not in proc.stderr
     assert os.path.exists(other_game)
+
+
+def test_replay_chunks_are_pruned_to_the_window_and_reloaded(tmp_path):
+    from training.replay import ReplayBuffer
+
+    buf = ReplayBuffer(10, (1, 1, 1), 2)
+    for it in range(1, 6):
+        obs = np.full((4, 1, 1, 1), it, np.float32)
+        ReplayBuffer.save_chunk(str(tmp_path), it, obs, np.zeros((4, 2), np.float32), np.zeros(4, np.float32))
+        buf.add(obs, np.zeros((4, 2), np.float32), np.zeros(4, np.float32))
+        buf.prune(str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"chunk_000000{i}.npz" for i in (3, 4, 5)]
+    again = ReplayBuffer(10, (1, 1, 1), 2)
+    again.load_chunks(str(tmp_path), upto=4)  # iteration 5 never reached its checkpoint
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chunk_0000003.npz", "chunk_0000004.npz"]
+    assert again.size == 8 and set(again.obs[: again.size].ravel()) == {3.0, 4.0}

@@ -32,6 +32,7 @@ class TrainConfig:
     replay_window: int = 50_000
     # evaluation
     eval_games: int = 20
+    eval_every: int = 1  # evaluate every this many iterations (and at the last one)
     eval_simulations: int = 64
     eval_opponents: str = "random,mcts:200"
     # run

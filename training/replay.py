@@ -41,15 +41,44 @@ class ReplayBuffer:
                     policy[rows] = moved
         return obs, policy, value
 
-    def save(self, path: str) -> None:
-        tmp = path + ".tmp"
-        with open(tmp, "wb") as f:
-            np.savez(f, obs=self.obs[: self.size], policy=self.policy[: self.size], value=self.value[: self.size],
-                     meta=np.array([self.next, self.total, self.size], np.int64))
-        os.replace(tmp, path)
+    # ---- persistence: one chunk per iteration, so each save writes only what is new ------
+    @staticmethod
+    def save_chunk(directory: str, iteration: int, obs, policy, value) -> None:
+        path = os.path.join(directory, f"chunk_{iteration:07d}.npz")
+        with open(path + ".tmp", "wb") as f:
+            np.savez(f, obs=obs, policy=policy, value=value)
+        os.replace(path + ".tmp", path)
 
-    def load(self, path: str) -> None:
-        with np.load(path) as data:
-            n = len(data["value"])
-            self.obs[:n], self.policy[:n], self.value[:n] = data["obs"], data["policy"], data["value"]
-            self.next, self.total, self.size = (int(x) for x in data["meta"])
+    @staticmethod
+    def _chunks(directory: str) -> list[tuple[int, str]]:
+        out = []
+        for name in os.listdir(directory):
+            if name.startswith("chunk_") and name.endswith(".npz"):
+                out.append((int(name[6:-4]), os.path.join(directory, name)))
+        return sorted(out)
+
+    def prune(self, directory: str) -> None:
+        """Delete chunks wholly outside the window (the newest chunks that fill it stay)."""
+        kept = 0
+        for it, path in reversed(self._chunks(directory)):
+            if kept >= self.capacity:
+                os.remove(path)
+                continue
+            with np.load(path) as data:
+                kept += len(data["value"])
+
+    def load_chunks(self, directory: str, upto: int) -> None:
+        """Refill the window from the chunks of iterations 1..upto; later ones (written by an
+        iteration that was cut off before its checkpoint) are removed."""
+        wanted = []
+        total = 0
+        for it, path in reversed(self._chunks(directory)):
+            if it > upto:
+                os.remove(path)
+            elif total < self.capacity:
+                wanted.append(path)
+                with np.load(path) as data:
+                    total += len(data["value"])
+        for path in reversed(wanted):
+            with np.load(path) as data:
+                self.add(data["obs"], data["policy"], data["value"])

@@ -11,7 +11,7 @@ Run directory:
     tensorboard/       event files
     metrics.jsonl      one JSON object per iteration
     elo.json           evaluation results with intervals, per iteration
-    replay/buffer.npz  the replay window (what resume needs besides latest.pt)
+    replay/            one chunk of positions per iteration, pruned to the window (for resume)
 """
 
 from __future__ import annotations
@@ -106,6 +106,8 @@ class Trainer:
         else:
             with open(self.paths["config.toml"], "w") as f:
                 f.write(config.to_toml())
+        self.session_start = time.perf_counter()  # the time budget counts wall time, saving included
+        self.elapsed_before = self.elapsed
         from torch.utils.tensorboard import SummaryWriter
 
         self.writer = SummaryWriter(self.paths["tensorboard"], purge_step=self.iteration + 1)
@@ -123,7 +125,6 @@ class Trainer:
             "metrics": metrics, "meta": self._meta(), "torch_rng": torch.get_rng_state(),
             "numpy_rng": json.dumps(self.rng.bit_generator.state),
         }
-        self.replay.save(os.path.join(self.paths["replay"], "buffer.npz"))
         path = os.path.join(self.paths["checkpoints"], f"step_{self.step:07d}.pt")
         checkpoint.save(path, payload)
         checkpoint.save(os.path.join(self.paths["checkpoints"], "latest.pt"), payload)
@@ -147,9 +148,7 @@ class Trainer:
         self.elapsed, self.best_score = float(data["elapsed"]), float(data["best_score"])
         torch.set_rng_state(data["torch_rng"])
         self.rng.bit_generator.state = json.loads(data["numpy_rng"])
-        buffer = os.path.join(self.paths["replay"], "buffer.npz")
-        if os.path.exists(buffer):
-            self.replay.load(buffer)
+        self.replay.load_chunks(self.paths["replay"], self.iteration)
         self._repair_logs(data["metrics"])
 
     def _repair_logs(self, last: dict) -> None:
@@ -237,16 +236,20 @@ class Trainer:
         batch = play_games(self.game, evaluator, cfg, self.rng)
         t_selfplay = time.perf_counter() - t0
         self.replay.add(batch.observations, batch.policies, batch.values)
+        # the iteration's positions go to disk before its checkpoint, so resume finds them
+        self.replay.save_chunk(self.paths["replay"], self.iteration + 1, batch.observations, batch.policies,
+                               batch.values)
         progress = self._progress()
         t1 = time.perf_counter()
         losses = self._train(len(batch.values), progress)
         t_train = time.perf_counter() - t1
         self.iteration += 1
         t2 = time.perf_counter()
-        evaluation = self._evaluate() if cfg.eval_games > 0 else {}
+        due = self.iteration % max(cfg.eval_every, 1) == 0 or self.done()
+        evaluation = self._evaluate() if cfg.eval_games > 0 and due else {}
         t_eval = time.perf_counter() - t2
-        self.elapsed += time.perf_counter() - t0
-        score = float(np.mean([e["score"] for e in evaluation.values()])) if evaluation else 0.0
+        self.elapsed = self.elapsed_before + time.perf_counter() - self.session_start
+        score = float(np.mean([e["score"] for e in evaluation.values()])) if evaluation else None
         metrics = {
             "iteration": self.iteration, "step": self.step, "elapsed_minutes": self.elapsed / 60,
             "games": batch.games, "positions": int(len(batch.values)), "moves": batch.moves,
@@ -257,12 +260,14 @@ class Trainer:
             **{f"score_vs_{k}": v["score"] for k, v in evaluation.items()},
             **{f"elo_vs_{k}": v["elo"] for k, v in evaluation.items()},
         }
-        self.elo_history.append({"iteration": self.iteration, "elapsed_minutes": metrics["elapsed_minutes"],
-                                 "results": evaluation})
-        improved = score >= self.best_score
+        if evaluation:
+            self.elo_history.append({"iteration": self.iteration, "elapsed_minutes": metrics["elapsed_minutes"],
+                                     "results": evaluation})
+        improved = score is not None and score >= self.best_score
         if improved:
             self.best_score = score
         payload = self._save(metrics)
+        self.replay.prune(self.paths["replay"])
         if improved:  # best.pt follows the checkpoint that scores best against the references
             checkpoint.save(os.path.join(self.paths["checkpoints"], "best.pt"), payload)
         with open(self.paths["metrics.jsonl"], "a") as f:
@@ -271,7 +276,7 @@ class Trainer:
             json.dump(self.elo_history, f, indent=1)
         os.replace(self.paths["elo.json"] + ".tmp", self.paths["elo.json"])
         for key, value in metrics.items():
-            if isinstance(value, (int, float)) and value is not None and key != "iteration":
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "iteration":
                 self.writer.add_scalar(key.replace("_vs_", "/vs_"), value, self.iteration)
         self.writer.flush()
         return metrics
@@ -280,7 +285,8 @@ class Trainer:
         cfg = self.config
         parts = []
         if cfg.minutes > 0:
-            parts.append(self.elapsed / (cfg.minutes * 60))
+            now = self.elapsed_before + time.perf_counter() - self.session_start
+            parts.append(now / (cfg.minutes * 60))
         if cfg.iterations > 0:
             parts.append(self.iteration / cfg.iterations)
         return max(parts) if parts else 0.0
@@ -302,6 +308,9 @@ class Trainer:
 
     def _show(self, m: dict) -> None:
         evals = " ".join(f"{k[len('score_vs_'):]} {v:.0%}" for k, v in m.items() if k.startswith("score_vs_"))
+        if evals:
+            self.last_evals = evals
+        evals = getattr(self, "last_evals", "")
         print(f"\riteration {m['iteration']}  {m['elapsed_minutes']:.1f} min  games {m['games']}  "
               f"{m['positions_per_second']:.0f} pos/s  loss {m['policy_loss']:.2f}/{m['value_loss']:.2f}  "
               f"score: {evals}   ", end="", file=self.out, flush=True)
