@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from engine.gnugo import Resigned
+from engine.players import Resigned
 from games.base import Game, State
 
 

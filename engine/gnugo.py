@@ -73,10 +73,6 @@ class GtpProcess:
             pass
 
 
-class Resigned(Exception):
-    """A player resigned instead of moving."""
-
-
 class GnuGoPlayer:
     def __init__(self, game: Game, level: int = 10):
         from games.go import Go
@@ -118,6 +114,8 @@ class GnuGoPlayer:
         colour = "black" if state.current_player() == 0 else "white"
         reply = self.gtp.ask(f"kgs-genmove_cleanup {colour}").lower()
         if reply == "resign":
+            from engine.players import Resigned
+
             raise Resigned(self.name)
         action = self.game.string_to_action(reply)
         self.sent.append(action)

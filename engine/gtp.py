@@ -188,7 +188,7 @@ class GtpEngine:
 
     def _think(self, player: int, progress=None) -> int | None:
         """The agent's move for `player`; None means it resigns."""
-        from engine.gnugo import Resigned
+        from engine.players import Resigned
 
         if self.state.is_terminal():
             raise GtpFailure("the game is over")

@@ -34,6 +34,10 @@ class PlayerSpecError(ValueError):
     """A player spec that does not name a player, or names one that cannot play this game."""
 
 
+class Resigned(Exception):
+    """Raised by select_action when a player resigns instead of moving."""
+
+
 class Player:
     name = "player"
 

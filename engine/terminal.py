@@ -76,7 +76,7 @@ class Session:
         self.resigned: int | None = None
 
     def _agent_move(self) -> int | None:
-        from engine.gnugo import Resigned
+        from engine.players import Resigned
 
         def thinking(result, done):
             from engine.analysis import top_moves

@@ -141,3 +141,13 @@ def test_arena_writes_go_games_as_sgf(tmp_path):
         game, state = sgf.to_state(record)
         assert state.is_terminal() and record.result == game.result_string(state)
     assert {sgf.read(f.read_text()).black_name for f in files} == {"mcts:50", "random"}  # colours alternate
+
+
+def test_missing_gnugo_says_how_to_install_it(monkeypatch):
+    import engine.gnugo
+
+    monkeypatch.setattr(engine.gnugo, "find_gnugo", lambda: None)
+    with pytest.raises(PlayerSpecError, match="apt-get install gnugo"):
+        make_player("gnugo:5", games.make("go9"))
+    with pytest.raises(PlayerSpecError, match="only Go"):
+        make_player("gnugo", games.make("connect4"))
