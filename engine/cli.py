@@ -235,7 +235,8 @@ def cmd_train(args) -> int:
     return 0
 
 
-BENCHMARKS = {"games": "benchmarks.games_bench", "mcts": "benchmarks.mcts_bench"}
+BENCHMARKS = {"games": "benchmarks.games_bench", "mcts": "benchmarks.mcts_bench",
+              "selfplay": "benchmarks.selfplay_bench"}
 
 
 def cmd_bench(args) -> int:
@@ -245,7 +246,8 @@ def cmd_bench(args) -> int:
         raise UsageError(f"unknown benchmark {args.what!r}; available: {', '.join(BENCHMARKS)}.")
     module = importlib.import_module(BENCHMARKS[args.what])
     try:
-        module.main(args.seconds, args.games.split(",") if args.games else None)
+        kwargs = {} if args.seconds is None else {"seconds": args.seconds}
+        module.main(names=args.games.split(",") if args.games else None, **kwargs)
     except ValueError as e:
         raise UsageError(str(e)) from None
     return 0
@@ -303,8 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_gtp)
 
     s = sub.add_parser("bench", help="speed benchmarks that print figures")
-    s.add_argument("what", help="which benchmark: games, mcts")
-    s.add_argument("--seconds", type=float, default=2.0, help="time per measurement (default: 2)")
+    s.add_argument("what", help="which benchmark: games, mcts, selfplay")
+    s.add_argument("--seconds", type=float, default=None, help="time per measurement")
     s.add_argument("--games", default=None, help="comma-separated subset of games")
     s.set_defaults(func=cmd_bench)
     return p

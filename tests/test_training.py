@@ -161,3 +161,19 @@ def test_replay_chunks_are_pruned_to_the_window_and_reloaded(tmp_path):
     again.load_chunks(str(tmp_path), upto=4)  # iteration 5 never reached its checkpoint
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chunk_0000003.npz", "chunk_0000004.npz"]
     assert again.size == 8 and set(again.obs[: again.size].ravel()) == {3.0, 4.0}
+
+
+def test_resignation_and_false_resignation_count():
+    import mcts
+    from training.config import TrainConfig
+    from training.selfplay import play_games
+
+    game = games.make("tictactoe")
+    config = TrainConfig(games_per_iteration=40, simulations=8, fast_simulations=8, resign_threshold=0.5,
+                         resign_playout_share=0.5)
+    batch = play_games(game, mcts.UniformEvaluator(), config, np.random.default_rng(0))
+    # a value-0 evaluator keeps every root below 0.5: all games resign at once except those played out
+    assert 0 < batch.resigned < 40
+    played_out = 40 - batch.resigned
+    assert batch.would_resign == 2 * played_out  # both sides hit the threshold in every played-out game
+    assert batch.false_resignations >= played_out  # at least the side that did not lose, per game

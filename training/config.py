@@ -23,6 +23,8 @@ class TrainConfig:
     leaves_per_wave: int = 4
     dirichlet_fraction: float = 0.25
     temperature_moves: int = 4  # moves sampled from the visit counts before playing the best
+    resign_threshold: float = -1.0  # resign when the searched value is below this (-1: never)
+    resign_playout_share: float = 0.1  # games played out anyway, to count false resignations
     # learning
     batch_size: int = 256
     learning_rate: float = 0.02
@@ -34,7 +36,7 @@ class TrainConfig:
     eval_games: int = 20
     eval_every: int = 1  # evaluate every this many iterations (and at the last one)
     eval_simulations: int = 64
-    eval_opponents: str = "random,mcts:200"
+    eval_opponents: str = "random,mcts:200"  # player specs; "best" = the best earlier checkpoint
     # run
     minutes: float = 3.0
     iterations: int = 0  # 0: as many as the minutes allow

@@ -219,7 +219,13 @@ class Trainer:
         results = {}
         for spec in [s.strip() for s in cfg.eval_opponents.split(",") if s.strip()]:
             try:
-                opponent = make_player(spec, self.game, seed=self.iteration)
+                if spec == "best":  # the best earlier checkpoint, searched like the agent
+                    best = os.path.join(self.paths["checkpoints"], "best.pt")
+                    if not os.path.exists(best):
+                        continue
+                    opponent = make_player(f"{best}:{cfg.eval_simulations}", self.game, seed=self.iteration)
+                else:
+                    opponent = make_player(spec, self.game, seed=self.iteration)
             except PlayerSpecError as e:
                 print(f"\nmove37: skipping evaluation against {spec}: {e}", file=self.out)
                 continue
@@ -249,14 +255,16 @@ class Trainer:
         evaluation = self._evaluate() if cfg.eval_games > 0 and due else {}
         t_eval = time.perf_counter() - t2
         self.elapsed = self.elapsed_before + time.perf_counter() - self.session_start
-        score = float(np.mean([e["score"] for e in evaluation.values()])) if evaluation else None
+        fixed = {k: v for k, v in evaluation.items() if k != "best"}  # best.pt follows the fixed references
+        score = float(np.mean([e["score"] for e in fixed.values()])) if fixed else None
         metrics = {
             "iteration": self.iteration, "step": self.step, "elapsed_minutes": self.elapsed / 60,
             "games": batch.games, "positions": int(len(batch.values)), "moves": batch.moves,
             "replay_size": self.replay.size, "games_per_second": batch.games / t_selfplay,
             "positions_per_second": batch.moves / t_selfplay, "search_share": batch.search_seconds / t_selfplay,
             "network_positions": evaluator.positions, "selfplay_seconds": t_selfplay, "train_seconds": t_train,
-            "eval_seconds": t_eval, "eval_score": score, **losses,
+            "eval_seconds": t_eval, "eval_score": score, "resigned_games": batch.resigned,
+            "false_resignation_rate": batch.false_resignations / max(batch.would_resign, 1), **losses,
             **{f"score_vs_{k}": v["score"] for k, v in evaluation.items()},
             **{f"elo_vs_{k}": v["elo"] for k, v in evaluation.items()},
         }

@@ -25,6 +25,9 @@ class SelfPlayBatch:
     games: int
     moves: int  # all moves played, recorded or not
     search_seconds: float
+    resigned: int = 0  # games ended by resignation
+    false_resignations: int = 0  # in games played out: a side that would have resigned did not lose
+    would_resign: int = 0  # sides that would have resigned in games played out
 
 
 def play_games(game, evaluator, config: TrainConfig, rng: np.random.Generator) -> SelfPlayBatch:
@@ -40,6 +43,10 @@ def play_games(game, evaluator, config: TrainConfig, rng: np.random.Generator) -
     moves = 0
     search_seconds = 0.0
     live = list(range(n))
+    resigning = config.resign_threshold > -1.0
+    play_out = rng.random(n) < config.resign_playout_share  # these games never resign
+    winner_by_resignation: dict[int, int] = {}
+    would_resign: list[set] = [set() for _ in range(n)]
     while live:
         is_full = rng.random() < config.full_search_share
         t0 = time.perf_counter()
@@ -47,6 +54,12 @@ def play_games(game, evaluator, config: TrainConfig, rng: np.random.Generator) -
         search_seconds += time.perf_counter() - t0
         for j, i in enumerate(live):
             s = states[i]
+            if resigning and result.root_value[j] < config.resign_threshold:
+                if play_out[i]:
+                    would_resign[i].add(s.current_player())
+                else:
+                    winner_by_resignation[i] = 1 - s.current_player()
+                    continue
             if is_full:
                 records[i].append((s.observation(), result.policy_target[j], s.current_player()))
             visits = result.visit_counts[j].astype(np.float64)
@@ -56,10 +69,15 @@ def play_games(game, evaluator, config: TrainConfig, rng: np.random.Generator) -
                 action = int(result.action[j])
             s.apply_action(action)
             moves += 1
-        live = [i for i in live if not states[i].is_terminal()]
+        live = [i for i in live if not states[i].is_terminal() and i not in winner_by_resignation]
     obs, pol, val = [], [], []
-    for s, rec in zip(states, records):
-        returns = s.returns()
+    false_resignations = 0
+    for i, (s, rec) in enumerate(zip(states, records)):
+        if i in winner_by_resignation:
+            returns = np.array([1.0, -1.0] if winner_by_resignation[i] == 0 else [-1.0, 1.0], np.float32)
+        else:
+            returns = s.returns()
+            false_resignations += sum(1 for p in would_resign[i] if returns[p] >= 0)
         for o, p, player in rec:
             obs.append(o)
             pol.append(p)
@@ -68,4 +86,5 @@ def play_games(game, evaluator, config: TrainConfig, rng: np.random.Generator) -
     return SelfPlayBatch(
         np.stack(obs).astype(np.float32) if obs else np.zeros((0, *game.observation_shape), np.float32),
         np.stack(pol).astype(np.float32) if pol else np.zeros((0, A), np.float32),
-        np.asarray(val, np.float32), n, moves, search_seconds)
+        np.asarray(val, np.float32), n, moves, search_seconds, len(winner_by_resignation), false_resignations,
+        sum(len(w) for w in would_resign))

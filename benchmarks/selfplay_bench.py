@@ -1,0 +1,90 @@
+"""Self-play speed: positions per second and the share of time in network inference, for
+batched lockstep self-play against an alpha-zero-general-style baseline built from our own
+code (one game at a time, one leaf per wave, so every network call sees one position).
+
+    move37 bench selfplay [--seconds S] [--games connect4,go9]
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+import games
+import mcts
+from engine.inference import NetworkEvaluator
+from engine.network import NetworkConfig, PolicyValueNet
+from training.config import TrainConfig
+from training.selfplay import play_games
+
+NETWORK = NetworkConfig(blocks=4, channels=32)
+SIMULATIONS = 64
+
+
+class TimedEvaluator:
+    """An evaluator that keeps the time spent inside it."""
+
+    def __init__(self, inner):
+        self.inner, self.seconds, self.calls = inner, 0.0, 0
+
+    def evaluate(self, observations, legal_masks, states=None):
+        t0 = time.perf_counter()
+        out = self.inner.evaluate(observations, legal_masks, states)
+        self.seconds += time.perf_counter() - t0
+        self.calls += 1
+        return out
+
+
+def _evaluator(game, device: str):
+    torch_net = PolicyValueNet(game.observation_shape, game.num_actions, NETWORK)
+    return TimedEvaluator(NetworkEvaluator(torch_net, device, cache_size=0))
+
+
+def batched(game, seconds: float, device: str, games_in_lockstep: int = 128) -> dict:
+    ev = _evaluator(game, device)
+    config = TrainConfig(games_per_iteration=games_in_lockstep, simulations=SIMULATIONS,
+                         fast_simulations=SIMULATIONS, full_search_share=1.0, leaves_per_wave=2, temperature_moves=8)
+    rng = np.random.default_rng(0)
+    moves, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        moves += play_games(game, ev, config, rng).moves
+    total = time.perf_counter() - t0
+    return {"positions_per_s": moves / total, "inference_share": ev.seconds / total, "calls": ev.calls}
+
+
+def sequential(game, seconds: float, device: str) -> dict:
+    ev = _evaluator(game, device)
+    config = mcts.SearchConfig(num_simulations=SIMULATIONS, leaves_per_wave=1, dirichlet_fraction=0.25)
+    rng = np.random.default_rng(0)
+    moves, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        state = game.new_initial_state()
+        while not state.is_terminal() and time.perf_counter() - t0 < seconds:
+            result = mcts.search(game, [state], ev, config, rng)
+            state.apply_action(int(result.action[0]))
+            moves += 1
+    total = time.perf_counter() - t0
+    return {"positions_per_s": moves / total, "inference_share": ev.seconds / total, "calls": ev.calls}
+
+
+def main(seconds: float = 20.0, names: list[str] | None = None, device: str = "auto") -> list[dict]:
+    rows = []
+    print(f"network {NETWORK.blocks} blocks x {NETWORK.channels} channels, {SIMULATIONS} simulations per move")
+    for name in names or ["connect4", "go9"]:
+        if name not in ("connect4", "go9", "tictactoe", "othello", "gomoku"):
+            raise ValueError(f"unknown benchmark game {name!r}; choose from connect4, go9.")
+        game = games.make(name)
+        seq = sequential(game, seconds, device)
+        bat = batched(game, seconds, device)
+        ratio = bat["positions_per_s"] / seq["positions_per_s"]
+        rows.append({"game": name, "sequential": seq, "batched": bat, "ratio": ratio})
+        print(f"{name}: sequential (1 game, 1 position per network call): {seq['positions_per_s']:8.1f} positions/s, "
+              f"inference {seq['inference_share']:.0%} of the time")
+        print(f"{name}: batched (128 games in lockstep):                 {bat['positions_per_s']:8.1f} positions/s, "
+              f"inference {bat['inference_share']:.0%} of the time  -> {ratio:.1f}x")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
