@@ -69,8 +69,7 @@ class GtpEngine:
             "kgs-genmove_cleanup": self.cmd_genmove,
             "undo": self.cmd_undo,
             "showboard": lambda a: "\n" + str(self.state),
-            "final_score": lambda a: self.game.result_string(self.state) if self.state.is_terminal()
-            else _score_string(self.game.area_score(self.state)),
+            "final_score": lambda a: self.game.result_string(self.state),
             "fixed_handicap": self.cmd_fixed_handicap,
             "place_free_handicap": self.cmd_fixed_handicap,
             "set_free_handicap": self.cmd_set_free_handicap,
@@ -427,8 +426,3 @@ class GtpEngine:
                 break
         self._stop_analysis()
 
-
-def _score_string(score: float) -> str:
-    if score == 0:
-        return "0"
-    return f"B+{score:g}" if score > 0 else f"W+{-score:g}"

@@ -460,11 +460,13 @@ class Go(NativeGame, kernels=globals()):
         return b - w - self.komi
 
     def result_string(self, state: NativeState) -> str:
-        """SGF-style result of a finished game: "B+3.5", "W+0.5", or "0" for a draw
-        (an even score, or a repetition under OpenSpiel's rules)."""
+        """SGF-style result: "B+3.5", "W+0.5", or "0" for a draw (an even score, or a
+        repetition under OpenSpiel's rules); for an unfinished game, the area count as it stands."""
         if state.is_terminal() and state.array[_OUTCOME] == 0:
             return "0"
         score = self.area_score(state)
+        if score == 0:
+            return "0"
         return f"B+{score:g}" if score > 0 else f"W+{-score:g}"
 
     def action_to_string(self, action: int) -> str:

@@ -47,3 +47,20 @@ def test_tictactoe_default_training_plays_every_reachable_position_optimally(tmp
     assert len(states) == 4520  # reachable positions with a move to make
     share, wrong = optimal_share(game, make_player(str(run), game), states)
     assert not wrong, f"{len(wrong)} positions played suboptimally, e.g. {wrong[:3]}"
+
+
+@pytest.mark.slow
+def test_go9_trains_end_to_end(tmp_path):
+    import json
+
+    run = tmp_path / "go9"
+    proc = subprocess.run([sys.executable, "-m", "engine.cli", "train", "go9", "--run-dir", str(run), "minutes=0",
+                           "iterations=2", "games_per_iteration=8", "simulations=16", "fast_simulations=8",
+                           "eval_games=2", "eval_simulations=16", "eval_opponents=random,best", "network=b2c16"],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [m["iteration"] for m in lines] == [1, 2] and lines[-1]["positions"] > 0
+    game = games.make("go9")
+    agent = make_player(f"{run}:32", game)
+    assert game.new_initial_state().legal_mask()[agent.select_action(game.new_initial_state())]
