@@ -39,11 +39,21 @@ class NetworkEvaluator:
         self.cache_size = cache_size
         self.positions = 0  # evaluated by the network (not from the cache)
         self.hits = 0
+        self.seconds = 0.0  # spent in forward passes, transfers included
 
     def clear_cache(self) -> None:
         self.cache.clear()
 
     def _forward(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        import time
+
+        t0 = time.perf_counter()
+        try:
+            return self._forward_timed(obs)
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+    def _forward_timed(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = torch.from_numpy(obs).to(self.device, non_blocking=True)
         with torch.inference_mode():
             if self.device.type == "cuda":

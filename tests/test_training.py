@@ -60,7 +60,7 @@ def test_a_short_run_leaves_a_complete_run_directory(tmp_path):
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [m["iteration"] for m in lines] == [1, 2]
     for key in ("policy_loss", "value_loss", "policy_entropy", "positions_per_second", "search_share",
-                "score_vs_random", "games_per_second"):
+                "score_vs_random", "games_per_second", "inference_share"):
         assert key in lines[-1]
     assert any(f.name.startswith("events.out.tfevents") for f in (run / "tensorboard").iterdir())
     data = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
