@@ -4,9 +4,14 @@ from a --config file and key=value arguments; the resolved settings go to the ru
 from __future__ import annotations
 
 import dataclasses
-import tomllib
+import sys
 from dataclasses import dataclass, fields
 from importlib import resources
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
 
 
 @dataclass
