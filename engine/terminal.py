@@ -184,7 +184,3 @@ class Session:
         return sgf.GoRecord(game.size, game.komi, game.rules.capitalize(), names[0], names[1], result, black, white,
                             self.start.current_player() if black or white else None, moves)
 
-
-def play(game: Game, agent, human_player: int, ask=input, say=print, **kw) -> State | None:
-    """One game of a person against `agent` (a Player). Returns the final state, or None on quit."""
-    return Session(game, agent, human_player, ask, say, **kw).run()

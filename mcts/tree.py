@@ -7,7 +7,7 @@ point of view where they are read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -64,11 +64,6 @@ class Tree:
             considered=np.zeros(b, np.int32),
             sims_done=np.zeros(b, np.int32),
         )
-
-    def node_arrays(self) -> list[np.ndarray]:
-        """The per-node arrays (second axis = node), in field order."""
-        return [getattr(self, f.name) for f in fields(self) if getattr(self, f.name).ndim >= 2
-                and f.name != "gumbel"]
 
     def grown(self, capacity: int) -> "Tree":
         """A copy with room for `capacity` nodes per tree."""
