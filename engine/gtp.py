@@ -228,20 +228,22 @@ class GtpEngine:
             n = int(args[0])
         except (IndexError, ValueError):
             raise GtpFailure("invalid number of stones") from None
-        if self.record.moves or self.record.setup_black or self.record.setup_white:
-            raise GtpFailure("board not empty")
+        self._require_empty_board()
         points = [r * self.game.size + c for r, c in handicap_points(self.game.size, n)]
         self._set_handicap(points)
         return " ".join(self._vertex_name(p) for p in points)
 
     def cmd_set_free_handicap(self, args):
-        if self.record.moves or self.record.setup_black or self.record.setup_white:
-            raise GtpFailure("board not empty")
+        self._require_empty_board()
         points = [self._vertex(v) for v in args]
         if len(points) < 2 or len(set(points)) != len(points) or self.game.pass_action in points:
             raise GtpFailure("bad vertex list")
         self._set_handicap(points)
         return ""
+
+    def _require_empty_board(self) -> None:
+        if self.record.moves or self.record.setup_black or self.record.setup_white:
+            raise GtpFailure("board not empty")
 
     def _set_handicap(self, points: list[int]) -> None:
         self.record.setup_black = list(points)

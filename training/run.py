@@ -92,9 +92,7 @@ class Trainer:
         self.rng = np.random.default_rng(config.seed)
         torch.manual_seed(config.seed)
         self.net_config = _network(self.game, config)
-        self.net = PolicyValueNet(self.game.observation_shape, self.game.num_actions, self.net_config).to(self.device)
-        self.optimizer = torch.optim.SGD(self.net.parameters(), lr=config.learning_rate, momentum=config.momentum,
-                                         nesterov=True, weight_decay=config.weight_decay)
+        self._build_model()
         self.replay = ReplayBuffer(config.replay_window, self.game.observation_shape, self.game.num_actions)
         self.step = 0
         self.iteration = 0
@@ -111,6 +109,12 @@ class Trainer:
         from torch.utils.tensorboard import SummaryWriter
 
         self.writer = SummaryWriter(self.paths["tensorboard"], purge_step=self.iteration + 1)
+
+    def _build_model(self) -> None:
+        cfg = self.config
+        self.net = PolicyValueNet(self.game.observation_shape, self.game.num_actions, self.net_config).to(self.device)
+        self.optimizer = torch.optim.SGD(self.net.parameters(), lr=cfg.learning_rate, momentum=cfg.momentum,
+                                         nesterov=True, weight_decay=cfg.weight_decay)
 
     # ---- persistence ---------------------------------------------------------------------
     def _meta(self) -> dict:
@@ -135,13 +139,9 @@ class Trainer:
             data = checkpoint.load(latest, self.game.name)
         except checkpoint.CheckpointError as e:
             raise RunError(str(e)) from None
-        if data["meta"]["network"] != self.net_config.to_dict():
+        if data["meta"]["network"] != self.net_config.to_dict():  # the run's own size wins
             self.net_config = NetworkConfig(**data["meta"]["network"])
-            self.net = PolicyValueNet(self.game.observation_shape, self.game.num_actions, self.net_config).to(
-                self.device)
-            self.optimizer = torch.optim.SGD(self.net.parameters(), lr=self.config.learning_rate,
-                                             momentum=self.config.momentum, nesterov=True,
-                                             weight_decay=self.config.weight_decay)
+            self._build_model()
         self.net.load_state_dict(data["model"])
         self.optimizer.load_state_dict(data["optimizer"])
         self.step, self.iteration = int(data["step"]), int(data["iteration"])
