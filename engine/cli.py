@@ -236,7 +236,7 @@ def cmd_train(args) -> int:
 
 
 BENCHMARKS = {"games": "benchmarks.games_bench", "mcts": "benchmarks.mcts_bench",
-              "selfplay": "benchmarks.selfplay_bench"}
+              "selfplay": "benchmarks.selfplay_bench", "network": "benchmarks.network_bench"}
 
 
 def cmd_bench(args) -> int:
@@ -305,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_gtp)
 
     s = sub.add_parser("bench", help="speed benchmarks that print figures")
-    s.add_argument("what", help="which benchmark: games, mcts, selfplay")
+    s.add_argument("what", help="which benchmark: games, mcts, selfplay, network")
     s.add_argument("--seconds", type=float, default=None, help="time per measurement")
     s.add_argument("--games", default=None, help="comma-separated subset of games")
     s.set_defaults(func=cmd_bench)

@@ -1,16 +1,26 @@
 """The network as an `mcts` evaluator: one batched forward pass per simulation wave.
 
-The same code runs on CPU and GPU: `device="auto"` picks CUDA when present; on CUDA the forward
-pass runs in bf16 autocast with channels-last memory, always under `torch.inference_mode`.
+The same code runs on CPU and GPU: `device="auto"` picks CUDA when present. The evaluator runs
+its own inference copy of the network (batch norms folded into the convolutions, channels-last
+memory) under `torch.inference_mode`, in bf16 autocast on CUDA and, on CPUs with native bf16
+instructions, for batches large enough to gain from it (docs/METHODS.md has the figures).
 Positions already evaluated are answered from a cache keyed by the observation bytes.
 """
 
 from __future__ import annotations
 
+import functools
+import time
 from collections import OrderedDict
 
 import numpy as np
 import torch
+
+from engine.network import inference_copy
+
+PRECISIONS = ("auto", "fp32", "bf16")
+# Below this batch size autocast's casts cost a CPU more than bf16 arithmetic saves.
+CPU_BF16_MIN_BATCH = 32
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -27,14 +37,41 @@ def resolve_device(device: str = "auto") -> torch.device:
     return dev
 
 
+@functools.cache
+def cpu_has_native_bf16() -> bool:
+    """True where the CPU computes bf16 in hardware (AVX512-BF16 or AMX); elsewhere bf16 on a
+    CPU is emulated and slower than fp32."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def autocast_dtype(device: torch.device, precision: str, batch: int) -> torch.dtype | None:
+    """bf16 where it is faster than fp32 for this batch size, else None (plain fp32). Used for
+    inference and for training steps alike."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; use {', '.join(PRECISIONS)}.")
+    if precision == "fp32":
+        return None
+    if precision == "bf16" or device.type == "cuda":
+        return torch.bfloat16
+    return torch.bfloat16 if cpu_has_native_bf16() and batch >= CPU_BF16_MIN_BATCH else None
+
+
 class NetworkEvaluator:
+    """Evaluates with a snapshot of `net` taken at construction: build a new evaluator after
+    the weights change."""
+
     def __init__(self, net: torch.nn.Module, device: str = "auto", cache_size: int = 100_000,
-                 compile: bool = False):
+                 compile: bool = False, precision: str = "auto"):
+        autocast_dtype(torch.device("cpu"), precision, 1)  # checks the name
         self.device = resolve_device(device)
-        self.net = net.to(self.device).eval()
-        if self.device.type == "cuda":
-            self.net = self.net.to(memory_format=torch.channels_last)
-        self.forward = torch.compile(self.net) if compile else self.net
+        self.precision = precision
+        self.model = inference_copy(net).to(self.device)
+        self.forward = torch.compile(self.model) if compile else self.model
         self.cache: OrderedDict[bytes, tuple[np.ndarray, float]] = OrderedDict()
         self.cache_size = cache_size
         self.positions = 0  # evaluated by the network (not from the cache)
@@ -45,8 +82,6 @@ class NetworkEvaluator:
         self.cache.clear()
 
     def _forward(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        import time
-
         t0 = time.perf_counter()
         try:
             return self._forward_timed(obs)
@@ -54,14 +89,11 @@ class NetworkEvaluator:
             self.seconds += time.perf_counter() - t0
 
     def _forward_timed(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x = torch.from_numpy(obs).to(self.device, non_blocking=True)
-        with torch.inference_mode():
-            if self.device.type == "cuda":
-                x = x.to(memory_format=torch.channels_last)
-                with torch.autocast("cuda", dtype=torch.bfloat16):
-                    logits, values = self.forward(x)
-            else:
-                logits, values = self.forward(x)
+        x = torch.from_numpy(obs).to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        dtype = autocast_dtype(self.device, self.precision, len(obs))
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=dtype or torch.float32,
+                                                    enabled=dtype is not None):
+            logits, values = self.forward(x)
         return logits.float().cpu().numpy(), values.float().cpu().numpy()
 
     def evaluate(self, observations: np.ndarray, legal_masks: np.ndarray, states=None):

@@ -51,6 +51,71 @@ def test_evaluator_masks_illegal_moves_and_caches():
     assert ev.hits == 2 and ev.positions == 2 and np.array_equal(p, p2)
 
 
+def _net_with_batch_statistics(game, config):
+    """A network whose batch norms hold non-trivial running statistics, as after training."""
+    torch.manual_seed(0)
+    net = PolicyValueNet(game.observation_shape, game.num_actions, config).train()
+    with torch.no_grad():
+        for _ in range(3):
+            net(torch.randn(32, *game.observation_shape) * 2 + 0.5)
+    return net.eval()
+
+
+@pytest.mark.parametrize("config", [NetworkConfig(2, 16), NetworkConfig(2, 16, global_pool=True)])
+def test_inference_copy_computes_what_the_network_computes(config):
+    from engine.network import inference_copy
+
+    game = games.make("go9")
+    net = _net_with_batch_statistics(game, config)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    fused = inference_copy(net)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    x = torch.randn(5, *game.observation_shape)
+    with torch.no_grad():
+        (l1, v1), (l2, v2) = net(x), fused(x.contiguous(memory_format=torch.channels_last))
+    assert torch.allclose(l1, l2, atol=1e-4) and torch.allclose(v1, v2, atol=1e-5)
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())  # the original is untouched
+
+
+def test_evaluator_precisions():
+    from engine.inference import autocast_dtype
+
+    game = games.make("connect4")
+    net = _net_with_batch_statistics(game, NetworkConfig(2, 16))
+    obs = np.random.default_rng(0).random((64, *game.observation_shape), dtype=np.float32)
+    masks = np.ones((64, 7), bool)
+    with torch.no_grad():
+        ref_logits, ref_v = net(torch.from_numpy(obs))
+    ref_p = torch.softmax(ref_logits, 1).numpy()
+    for precision, tol in (("fp32", 1e-5), ("bf16", 0.05), ("auto", 0.05)):
+        p, v = NetworkEvaluator(net, "cpu", cache_size=0, precision=precision).evaluate(obs, masks)
+        assert np.abs(p - ref_p).max() < tol and np.abs(v - ref_v.numpy()).max() < tol, precision
+    cpu = torch.device("cpu")
+    assert autocast_dtype(cpu, "fp32", 4096) is None and autocast_dtype(cpu, "bf16", 1) == torch.bfloat16
+    assert autocast_dtype(cpu, "auto", 1) is None  # batch 1 never pays for bf16 casts on a CPU
+    with pytest.raises(ValueError, match="unknown precision"):
+        NetworkEvaluator(net, "cpu", precision="fp8")
+
+
+def test_random_openings_are_played_but_not_recorded():
+    import mcts
+    from training.config import TrainConfig
+    from training.selfplay import play_games, random_opening
+
+    game = games.make("connect4")
+    config = TrainConfig(games_per_iteration=16, simulations=4, fast_simulations=4, full_search_share=1.0,
+                         random_opening_share=1.0, random_opening_moves=3)
+    rng = np.random.default_rng(0)
+    lengths = {len(random_opening(game, config, rng).history()) for _ in range(200)}
+    assert lengths == {1, 2, 3}
+    empty = game.new_initial_state().observation()
+    batch = play_games(game, mcts.UniformEvaluator(), config, rng)
+    assert len(batch.observations) and not any(np.array_equal(o, empty) for o in batch.observations)
+    plain = play_games(game, mcts.UniformEvaluator(), TrainConfig(games_per_iteration=4, simulations=4,
+                                                                   full_search_share=1.0), rng)
+    assert sum(np.array_equal(o, empty) for o in plain.observations) == 4
+
+
 def test_a_short_run_leaves_a_complete_run_directory(tmp_path):
     run = tmp_path / "run"
     proc = train("tictactoe", *TINY, "iterations=2", "minutes=0", "--run-dir", str(run))
@@ -122,6 +187,8 @@ def test_run_errors(tmp_path):
     assert proc.returncode == 2 and "unknown game" in proc.stderr
     proc = train("tictactoe", "simulations=lots")
     assert proc.returncode == 2 and "needs a int" in proc.stderr
+    proc = train("tictactoe", "precision=fp8", "--run-dir", str(tmp_path / "fp8"))
+    assert proc.returncode == 2 and "unknown precision" in proc.stderr
 
 
 def test_run_directory_in_use(tmp_path):

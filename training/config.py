@@ -28,6 +28,8 @@ class TrainConfig:
     leaves_per_wave: int = 4
     dirichlet_fraction: float = 0.25
     temperature_moves: int = 4  # moves sampled from the visit counts before playing the best
+    random_opening_share: float = 0.0  # share of games that open with random, unrecorded moves
+    random_opening_moves: int = 0  # at most this many (uniform from 1)
     resign_threshold: float = -1.0  # resign when the searched value is below this (-1: never)
     resign_playout_share: float = 0.1  # games played out anyway, to count false resignations
     # learning
@@ -47,6 +49,7 @@ class TrainConfig:
     iterations: int = 0  # 0: as many as the minutes allow
     seed: int = 0
     device: str = "auto"
+    precision: str = "auto"  # auto: bf16 on CUDA and on CPUs with native bf16 for large batches; fp32; bf16
 
     def override(self, **values) -> "TrainConfig":
         known = {f.name: f.type for f in fields(self)}

@@ -29,7 +29,7 @@ from torch.nn import functional as F
 
 import games
 from engine import checkpoint
-from engine.inference import NetworkEvaluator, resolve_device
+from engine.inference import NetworkEvaluator, autocast_dtype, resolve_device
 from engine.network import NetworkConfig, PolicyValueNet, default_config
 from training.config import TrainConfig
 from training.replay import ReplayBuffer
@@ -77,7 +77,11 @@ class Trainer:
             self.game = games.make(config.game)
         except ValueError as e:
             raise RunError(str(e)) from None
-        self.device = resolve_device(config.device)
+        try:
+            self.device = resolve_device(config.device)
+            autocast_dtype(self.device, config.precision, 1)  # an unknown precision stops here
+        except ValueError as e:
+            raise RunError(str(e)) from None
         self.paths = {name: os.path.join(run_dir, name) for name in
                       ("config.toml", "checkpoints", "tensorboard", "metrics.jsonl", "elo.json", "replay")}
         latest = os.path.join(self.paths["checkpoints"], "latest.pt")
@@ -112,7 +116,8 @@ class Trainer:
 
     def _build_model(self) -> None:
         cfg = self.config
-        self.net = PolicyValueNet(self.game.observation_shape, self.game.num_actions, self.net_config).to(self.device)
+        self.net = PolicyValueNet(self.game.observation_shape, self.game.num_actions, self.net_config).to(
+            self.device, memory_format=torch.channels_last)
         self.optimizer = torch.optim.SGD(self.net.parameters(), lr=cfg.learning_rate, momentum=cfg.momentum,
                                          nesterov=True, weight_decay=cfg.weight_decay)
 
@@ -185,15 +190,17 @@ class Trainer:
         self.net.train()
         totals = {"policy_loss": 0.0, "value_loss": 0.0, "policy_entropy": 0.0}
         symmetries = self.game.symmetries
+        dtype = autocast_dtype(self.device, cfg.precision, cfg.batch_size)
         for _ in range(steps):
             obs, pi, z = self.replay.sample(cfg.batch_size, self.rng, symmetries)
-            obs_t = torch.from_numpy(obs).to(self.device)
+            obs_t = torch.from_numpy(obs).to(self.device).contiguous(memory_format=torch.channels_last)
             pi_t = torch.from_numpy(pi).to(self.device)
             z_t = torch.from_numpy(z).to(self.device)
-            logits, v = self.net(obs_t)
-            log_p = F.log_softmax(logits, dim=1)
+            with torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+                logits, v = self.net(obs_t)
+            log_p = F.log_softmax(logits.float(), dim=1)  # losses in fp32 whatever the forward pass ran in
             policy_loss = -(pi_t * log_p).sum(dim=1).mean()
-            value_loss = F.mse_loss(v, z_t)
+            value_loss = F.mse_loss(v.float(), z_t)
             loss = policy_loss + value_loss
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -215,7 +222,8 @@ class Trainer:
         cfg = self.config
         agent = MCTSPlayer(self.game, mcts.SearchConfig(num_simulations=cfg.eval_simulations,
                                                         leaves_per_wave=max(1, cfg.eval_simulations // 64)),
-                           name=f"iteration {self.iteration}", evaluator=NetworkEvaluator(self.net, str(self.device)))
+                           name=f"iteration {self.iteration}", evaluator=NetworkEvaluator(self.net, str(self.device),
+                                                                                precision=cfg.precision))
         results = {}
         for spec in [s.strip() for s in cfg.eval_opponents.split(",") if s.strip()]:
             try:
@@ -238,7 +246,7 @@ class Trainer:
     def iterate(self) -> dict:
         cfg = self.config
         t0 = time.perf_counter()
-        evaluator = NetworkEvaluator(self.net, str(self.device))
+        evaluator = NetworkEvaluator(self.net, str(self.device), precision=cfg.precision)
         batch = play_games(self.game, evaluator, cfg, self.rng)
         t_selfplay = time.perf_counter() - t0
         self.replay.add(batch.observations, batch.policies, batch.values)

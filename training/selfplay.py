@@ -5,6 +5,11 @@ Each move is a full search (recorded as a policy target) with probability
 randomization, which buys many more games (value targets) for the same compute. The first
 `temperature_moves` moves of a game are sampled from the visit counts, later ones are the most
 visited move; full searches add Dirichlet noise at the root.
+
+With `random_opening_share`, that share of games starts with 1..`random_opening_moves` uniformly
+random moves that are neither searched nor recorded: the games then reach positions greedy
+self-play never visits, while every recorded position is still followed by searched play, so
+its value target is not spoiled by a random move after it.
 """
 
 from __future__ import annotations
@@ -30,11 +35,21 @@ class SelfPlayBatch:
     would_resign: int = 0  # sides that would have resigned in games played out
 
 
+def random_opening(game, config: TrainConfig, rng: np.random.Generator):
+    state = game.new_initial_state()
+    if config.random_opening_moves > 0 and rng.random() < config.random_opening_share:
+        for _ in range(int(rng.integers(1, config.random_opening_moves + 1))):
+            if state.is_terminal():
+                break
+            state.apply_action(int(rng.choice(state.legal_actions())))
+    return state
+
+
 def play_games(game, evaluator, config: TrainConfig, rng: np.random.Generator) -> SelfPlayBatch:
     import time
 
     n = config.games_per_iteration
-    states = [game.new_initial_state() for _ in range(n)]
+    states = [random_opening(game, config, rng) for _ in range(n)]
     records: list[list[tuple[np.ndarray, np.ndarray, int]]] = [[] for _ in range(n)]
     full = mcts.SearchConfig(num_simulations=config.simulations, algorithm=config.algorithm,
                              leaves_per_wave=config.leaves_per_wave, dirichlet_fraction=config.dirichlet_fraction)
@@ -42,7 +57,7 @@ def play_games(game, evaluator, config: TrainConfig, rng: np.random.Generator) -
                              leaves_per_wave=config.leaves_per_wave)
     moves = 0
     search_seconds = 0.0
-    live = list(range(n))
+    live = [i for i in range(n) if not states[i].is_terminal()]
     resigning = config.resign_threshold > -1.0
     play_out = rng.random(n) < config.resign_playout_share  # these games never resign
     winner_by_resignation: dict[int, int] = {}

@@ -1,0 +1,56 @@
+"""Network forward passes per second by batch size: the plain training network against the
+evaluator's inference copy (batch norms folded, channels-last) in fp32 and in bf16 autocast.
+This is the table behind the evaluator's precision rule (bf16 on a CPU only for large batches,
+and only where the CPU has native bf16).
+
+    move37 bench network [--seconds S] [--games connect4,go9]
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+import games
+from engine.inference import cpu_has_native_bf16
+from engine.network import NetworkConfig, PolicyValueNet, default_config, inference_copy
+
+BATCHES = (1, 8, 32, 256)
+
+
+def positions_per_second(model, x: torch.Tensor, seconds: float, bf16: bool) -> float:
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        model(x)  # warm-up
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            model(x)
+            n += 1
+    return n * len(x) / (time.perf_counter() - t0)
+
+
+def main(seconds: float = 1.0, names: list[str] | None = None) -> list[dict]:
+    print(f"CPU, {torch.get_num_threads()} threads, native bf16: {'yes' if cpu_has_native_bf16() else 'no'}; "
+          f"positions per second")
+    rows = []
+    for name in names or ["connect4", "go9"]:
+        game = games.make(name)
+        for config in (NetworkConfig(blocks=4, channels=32), default_config(game)):
+            net = PolicyValueNet(game.observation_shape, game.num_actions, config).eval()
+            fused = inference_copy(net)
+            print(f"{name} {config.name}:  batch   plain fp32   folded fp32   folded bf16")
+            for batch in BATCHES:
+                x = torch.randn(batch, *game.observation_shape)
+                xc = x.contiguous(memory_format=torch.channels_last)
+                row = {"game": name, "network": config.name, "batch": batch,
+                       "plain_fp32": positions_per_second(net, x, seconds, False),
+                       "folded_fp32": positions_per_second(fused, xc, seconds, False),
+                       "folded_bf16": positions_per_second(fused, xc, seconds, True)}
+                rows.append(row)
+                print(f"{'':{len(name) + len(config.name) + 3}}{batch:6d} {row['plain_fp32']:12.0f} "
+                      f"{row['folded_fp32']:13.0f} {row['folded_bf16']:13.0f}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
