@@ -252,3 +252,16 @@ def test_resignation_and_false_resignation_count():
     played_out = 40 - batch.resigned
     assert batch.would_resign == 2 * played_out  # both sides hit the threshold in every played-out game
     assert batch.false_resignations >= played_out  # at least the side that did not lose, per game
+
+
+def test_best_checkpoint_follows_the_newest_network_that_is_not_measurably_worse():
+    from training.run import score_upper_bound
+
+    def results(*scores, games=20):
+        return {f"ref{i}": {"score": s, "wins": round(s * games), "draws": 0, "losses": games - round(s * games)}
+                for i, s in enumerate(scores)}
+
+    best = 0.75  # an earlier iteration: every game against random won, every one against minimax drawn
+    assert score_upper_bound(results(0.95, 0.5)) >= best  # one game short of that: within the noise
+    assert score_upper_bound(results(0.5, 0.2)) < best  # a real regression keeps the old best.pt
+    assert score_upper_bound(results(0.6, 0.5, games=400)) < best  # more games, tighter interval

@@ -11,7 +11,12 @@ import os
 import sys
 
 
+ELO_CLIP = 600  # a clean sweep has no finite Elo; it is drawn at the clip with an open marker
+
+
 def elo_curve(run_dir: str, out_png: str, title: str | None = None) -> None:
+    """Two panels against training time: the score against each reference (95% normal
+    intervals), and the Elo difference it implies (95% intervals; sweeps drawn at the clip)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -20,20 +25,34 @@ def elo_curve(run_dir: str, out_png: str, title: str | None = None) -> None:
     with open(os.path.join(run_dir, "elo.json")) as f:
         history = json.load(f)
     opponents = sorted({k for h in history for k in h["results"]})
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 7), sharex=True)
     for opp in opponents:
         pts = [(h["elapsed_minutes"], h["results"][opp]) for h in history if opp in h["results"]]
         xs = [t for t, _ in pts]
         ys = [r["score"] for _, r in pts]
         n = [max(r["wins"] + r["draws"] + r["losses"], 1) for _, r in pts]
         err = [1.96 * math.sqrt(max(y * (1 - y), 0.01) / k) for y, k in zip(ys, n)]
-        ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=f"vs {opp}")
-    ax.set_xlabel("training time (minutes, 2 CPU cores)")
-    ax.set_ylabel("score (win = 1, draw = 0.5)")
-    ax.set_ylim(-0.05, 1.05)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    ax.set_title(title or os.path.basename(os.path.normpath(run_dir)))
+        line = top.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=f"vs {opp}")
+        color = line[0].get_color()
+        finite = [(t, r) for t, r in pts if r["elo"] is not None]
+        if finite:
+            elo = [min(max(r["elo"], -ELO_CLIP), ELO_CLIP) for _, r in finite]
+            low = [e - (r["elo_low"] if r["elo_low"] is not None else -ELO_CLIP) for e, (_, r) in zip(elo, finite)]
+            high = [(r["elo_high"] if r["elo_high"] is not None else ELO_CLIP) - e for e, (_, r) in zip(elo, finite)]
+            bottom.errorbar([t for t, _ in finite], elo, yerr=[[max(v, 0) for v in low], [max(v, 0) for v in high]],
+                            marker="o", capsize=3, color=color, label=f"vs {opp}")
+        sweeps = [(t, ELO_CLIP if r["score"] >= 0.5 else -ELO_CLIP) for t, r in pts if r["elo"] is None]
+        if sweeps:
+            bottom.scatter(*zip(*sweeps), marker="o", facecolors="none", edgecolors=color)
+    top.set_ylabel("score (win = 1, draw = 0.5)")
+    top.set_ylim(-0.05, 1.05)
+    bottom.set_ylabel(f"Elo difference (clipped at +/-{ELO_CLIP})")
+    bottom.set_ylim(-ELO_CLIP - 50, ELO_CLIP + 50)
+    bottom.set_xlabel("training time (minutes)")
+    for ax in (top, bottom):
+        ax.grid(alpha=0.3)
+    top.legend()
+    top.set_title(title or os.path.basename(os.path.normpath(run_dir)))
     fig.tight_layout()
     fig.savefig(out_png, dpi=110)
 

@@ -280,12 +280,12 @@ class Trainer:
         if evaluation:
             self.elo_history.append({"iteration": self.iteration, "elapsed_minutes": metrics["elapsed_minutes"],
                                      "results": evaluation})
-        improved = score is not None and score >= self.best_score
+        improved = score is not None and score_upper_bound(fixed) >= self.best_score
         if improved:
-            self.best_score = score
+            self.best_score = max(self.best_score, score)
         payload = self._save(metrics)
         self.replay.prune(self.paths["replay"])
-        if improved:  # best.pt follows the checkpoint that scores best against the references
+        if improved:  # best.pt: the newest checkpoint not measurably worse than the best score so far
             checkpoint.save(os.path.join(self.paths["checkpoints"], "best.pt"), payload)
         with open(self.paths["metrics.jsonl"], "a") as f:
             f.write(json.dumps(metrics) + "\n")
@@ -331,6 +331,17 @@ class Trainer:
         print(f"\riteration {m['iteration']}  {m['elapsed_minutes']:.1f} min  games {m['games']}  "
               f"{m['positions_per_second']:.0f} pos/s  loss {m['policy_loss']:.2f}/{m['value_loss']:.2f}  "
               f"score: {evals}   ", end="", file=self.out, flush=True)
+
+
+def score_upper_bound(results: dict) -> float:
+    """Upper end of the 95% interval of the mean score over the references. A checkpoint whose
+    interval reaches the best score so far is not measurably worse, and the newer network wins:
+    with saturated references (every game drawn against minimax) a strict maximum would pin
+    best.pt to the first lucky iteration."""
+    scores = [r["score"] for r in results.values()]
+    variance = sum(max(s * (1 - s), 0.01) / max(r["wins"] + r["draws"] + r["losses"], 1)
+                   for s, r in zip(scores, results.values())) / len(scores) ** 2
+    return float(np.mean(scores)) + 1.96 * math.sqrt(variance)
 
 
 def _finite(x: float):
