@@ -49,16 +49,26 @@ def cpu_has_native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def autocast_dtype(device: torch.device, precision: str, batch: int) -> torch.dtype | None:
-    """bf16 where it is faster than fp32 for this batch size, else None (plain fp32). Used for
-    inference and for training steps alike."""
+def check_precision(precision: str) -> None:
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; use {', '.join(PRECISIONS)}.")
+
+
+def autocast_dtype(device: torch.device, precision: str, batch: int) -> torch.dtype | None:
+    """bf16 where it is faster than fp32 for this batch size, else None (plain fp32)."""
+    check_precision(precision)
     if precision == "fp32":
         return None
     if precision == "bf16" or device.type == "cuda":
         return torch.bfloat16
     return torch.bfloat16 if cpu_has_native_bf16() and batch >= CPU_BF16_MIN_BATCH else None
+
+
+def autocast(device: torch.device, precision: str, batch: int):
+    """The autocast context for a forward pass of `batch` positions; inference and training
+    steps alike."""
+    dtype = autocast_dtype(device, precision, batch)
+    return torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
 
 
 class NetworkEvaluator:
@@ -67,7 +77,7 @@ class NetworkEvaluator:
 
     def __init__(self, net: torch.nn.Module, device: str = "auto", cache_size: int = 100_000,
                  compile: bool = False, precision: str = "auto"):
-        autocast_dtype(torch.device("cpu"), precision, 1)  # checks the name
+        check_precision(precision)
         self.device = resolve_device(device)
         self.precision = precision
         self.model = inference_copy(net).to(self.device)
@@ -90,9 +100,7 @@ class NetworkEvaluator:
 
     def _forward_timed(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = torch.from_numpy(obs).to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-        dtype = autocast_dtype(self.device, self.precision, len(obs))
-        with torch.inference_mode(), torch.autocast(self.device.type, dtype=dtype or torch.float32,
-                                                    enabled=dtype is not None):
+        with torch.inference_mode(), autocast(self.device, self.precision, len(obs)):
             logits, values = self.forward(x)
         return logits.float().cpu().numpy(), values.float().cpu().numpy()
 

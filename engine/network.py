@@ -96,7 +96,7 @@ class PolicyValueNet(nn.Module):
 
 def inference_copy(net: PolicyValueNet) -> PolicyValueNet:
     """A copy for evaluation only, with every batch norm folded into the convolution before it
-    (one op instead of two per layer: about 1.4x faster at batch 1 on a CPU) and channels-last
+    (one op instead of two per layer, which matters most at batch 1; docs/METHODS.md has figures) and channels-last
     memory. The training network is left untouched, so its next optimizer step is unaffected."""
     from torch.nn.utils.fusion import fuse_conv_bn_eval
 

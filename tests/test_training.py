@@ -100,13 +100,13 @@ def test_evaluator_precisions():
 def test_random_openings_are_played_but_not_recorded():
     import mcts
     from training.config import TrainConfig
-    from training.selfplay import play_games, random_opening
+    from training.selfplay import opening_state, play_games
 
     game = games.make("connect4")
     config = TrainConfig(games_per_iteration=16, simulations=4, fast_simulations=4, full_search_share=1.0,
                          random_opening_share=1.0, random_opening_moves=3)
     rng = np.random.default_rng(0)
-    lengths = {len(random_opening(game, config, rng).history()) for _ in range(200)}
+    lengths = {len(opening_state(game, config, rng).history()) for _ in range(200)}
     assert lengths == {1, 2, 3}
     empty = game.new_initial_state().observation()
     batch = play_games(game, mcts.UniformEvaluator(), config, rng)

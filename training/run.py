@@ -29,7 +29,7 @@ from torch.nn import functional as F
 
 import games
 from engine import checkpoint
-from engine.inference import NetworkEvaluator, autocast_dtype, resolve_device
+from engine.inference import NetworkEvaluator, autocast, check_precision, resolve_device
 from engine.network import NetworkConfig, PolicyValueNet, default_config
 from training.config import TrainConfig
 from training.replay import ReplayBuffer
@@ -79,7 +79,7 @@ class Trainer:
             raise RunError(str(e)) from None
         try:
             self.device = resolve_device(config.device)
-            autocast_dtype(self.device, config.precision, 1)  # an unknown precision stops here
+            check_precision(config.precision)
         except ValueError as e:
             raise RunError(str(e)) from None
         self.paths = {name: os.path.join(run_dir, name) for name in
@@ -190,13 +190,12 @@ class Trainer:
         self.net.train()
         totals = {"policy_loss": 0.0, "value_loss": 0.0, "policy_entropy": 0.0}
         symmetries = self.game.symmetries
-        dtype = autocast_dtype(self.device, cfg.precision, cfg.batch_size)
         for _ in range(steps):
             obs, pi, z = self.replay.sample(cfg.batch_size, self.rng, symmetries)
             obs_t = torch.from_numpy(obs).to(self.device).contiguous(memory_format=torch.channels_last)
             pi_t = torch.from_numpy(pi).to(self.device)
             z_t = torch.from_numpy(z).to(self.device)
-            with torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            with autocast(self.device, cfg.precision, cfg.batch_size):
                 logits, v = self.net(obs_t)
             log_p = F.log_softmax(logits.float(), dim=1)  # losses in fp32 whatever the forward pass ran in
             policy_loss = -(pi_t * log_p).sum(dim=1).mean()

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import mcts
+from engine.arena import random_opening
 from training.config import TrainConfig
 
 
@@ -35,13 +36,12 @@ class SelfPlayBatch:
     would_resign: int = 0  # sides that would have resigned in games played out
 
 
-def random_opening(game, config: TrainConfig, rng: np.random.Generator):
+def opening_state(game, config: TrainConfig, rng: np.random.Generator):
+    """The start of one self-play game: the initial state, or after a random opening."""
     state = game.new_initial_state()
     if config.random_opening_moves > 0 and rng.random() < config.random_opening_share:
-        for _ in range(int(rng.integers(1, config.random_opening_moves + 1))):
-            if state.is_terminal():
-                break
-            state.apply_action(int(rng.choice(state.legal_actions())))
+        for action in random_opening(game, int(rng.integers(1, config.random_opening_moves + 1)), rng):
+            state.apply_action(action)
     return state
 
 
@@ -49,7 +49,7 @@ def play_games(game, evaluator, config: TrainConfig, rng: np.random.Generator) -
     import time
 
     n = config.games_per_iteration
-    states = [random_opening(game, config, rng) for _ in range(n)]
+    states = [opening_state(game, config, rng) for _ in range(n)]
     records: list[list[tuple[np.ndarray, np.ndarray, int]]] = [[] for _ in range(n)]
     full = mcts.SearchConfig(num_simulations=config.simulations, algorithm=config.algorithm,
                              leaves_per_wave=config.leaves_per_wave, dirichlet_fraction=config.dirichlet_fraction)
@@ -57,7 +57,7 @@ def play_games(game, evaluator, config: TrainConfig, rng: np.random.Generator) -
                              leaves_per_wave=config.leaves_per_wave)
     moves = 0
     search_seconds = 0.0
-    live = [i for i in range(n) if not states[i].is_terminal()]
+    live = list(range(n))  # random openings never end a game
     resigning = config.resign_threshold > -1.0
     play_out = rng.random(n) < config.resign_playout_share  # these games never resign
     winner_by_resignation: dict[int, int] = {}
