@@ -91,6 +91,18 @@ def random_opening(game: Game, plies: int, rng: np.random.Generator) -> list[int
 RESIGNED = 10  # play_game's second result for a resignation by player p is RESIGNED + p
 
 
+def _move(player, state: State, mover: int) -> int:
+    """Let `player` make its move in `state`: -1 when it moved, else the outcome code of
+    play_game (mover for an illegal move or a failure, RESIGNED + mover for a resignation)."""
+    try:
+        state.apply_action(player.select_action(state.clone()))
+    except Resigned:
+        return RESIGNED + mover
+    except (ValueError, RuntimeError):
+        return mover
+    return -1
+
+
 def play_game(game: Game, players: list, opening: list[int], clock: list[float], moves: list[int]):
     """One game; players[p] moves for player p. Returns (final state, outcome code): -1 when the
     game ended by the rules, p when player p made an illegal move or failed, RESIGNED + p when
@@ -103,17 +115,31 @@ def play_game(game: Game, players: list, opening: list[int], clock: list[float],
     while not state.is_terminal():
         mover = state.current_player()
         t0 = time.perf_counter()
-        try:
-            action = players[mover].select_action(state.clone())
-            state.apply_action(action)
-        except Resigned:
-            return state, RESIGNED + mover
-        except (ValueError, RuntimeError):
-            return state, mover
-        finally:
-            clock[mover] += time.perf_counter() - t0
-            moves[mover] += 1
+        outcome = _move(players[mover], state, mover)
+        clock[mover] += time.perf_counter() - t0
+        moves[mover] += 1
+        if outcome >= 0:
+            return state, outcome
     return state, -1
+
+
+def _score(result: MatchResult, state: State, outcome: int, a_side: int) -> float:
+    """Player A's score in a finished game, counted into `result`."""
+    if outcome >= RESIGNED:
+        score = 0.0 if outcome - RESIGNED == a_side else 1.0
+        result.resignations["a" if score == 0.0 else "b"] += 1
+    elif outcome >= 0:
+        who = "a" if outcome == a_side else "b"
+        result.illegal_moves[who] += 1
+        score = 0.0 if who == "a" else 1.0
+    else:
+        score = (float(state.returns()[a_side]) + 1.0) / 2.0
+    result.games += 1
+    result.scores.append(score)
+    result.wins += score == 1.0
+    result.draws += score == 0.5
+    result.losses += score == 0.0
+    return score
 
 
 def play_match(game: Game, player_a, player_b, num_games: int, opening_plies: int = 2, seed: int = 0,
@@ -135,25 +161,64 @@ def play_match(game: Game, player_a, player_b, num_games: int, opening_plies: in
         for side, who in ((a_side, "a"), (1 - a_side, "b")):
             clock[who] += side_clock[side]
             counts[who] += side_moves[side]
-        if faulty >= RESIGNED:
-            score = 0.0 if faulty - RESIGNED == a_side else 1.0
-            result.resignations["a" if score == 0.0 else "b"] += 1
-        elif faulty >= 0:
-            who = "a" if faulty == a_side else "b"
-            result.illegal_moves[who] += 1
-            score = 0.0 if who == "a" else 1.0
-        else:
-            score = (float(state.returns()[a_side]) + 1.0) / 2.0
-        result.games += 1
-        result.scores.append(score)
+        _score(result, state, faulty, a_side)
         if on_game:
             names = [player_a.name, player_b.name] if a_side == 0 else [player_b.name, player_a.name]
             ending = "" if faulty < 0 else ("resigned" if faulty >= RESIGNED else "illegal")
             on_game(i, state, names, ending)
-        result.wins += score == 1.0
-        result.draws += score == 0.5
-        result.losses += score == 0.0
         if progress:
             progress(result)
+    result.seconds_per_move = {k: clock[k] / max(counts[k], 1) for k in clock}
+    return result
+
+
+def play_match_lockstep(game: Game, evaluator, search_config, name: str, make_opponent, num_games: int,
+                        opening_plies: int = 2, seed: int = 0) -> MatchResult:
+    """play_match for a searching network agent, with every game played at once: each step,
+    one batched `mcts.search` (as in self-play) moves the agent in all games where it is to
+    move, then each game's own opponent (`make_opponent(index)`, a fresh player per game) moves
+    in the others. The agent's cost for the whole match is then about that of one game. Same
+    openings, colours and scoring as play_match; the agent searches each move from scratch
+    (no tree kept between moves)."""
+    import mcts
+
+    rng = np.random.default_rng(seed)
+    search_rng = np.random.default_rng(seed + 1)
+    openings = []
+    for i in range(num_games):
+        openings.append(random_opening(game, opening_plies, rng) if i % 2 == 0 else openings[-1])
+    opponents = [make_opponent(i) for i in range(num_games)]
+    states = []
+    for opening, opponent in zip(openings, opponents):
+        state = game.new_initial_state()
+        for a in opening:
+            state.apply_action(a)
+        opponent.new_game()
+        states.append(state)
+    a_sides = [i % 2 for i in range(num_games)]  # the agent plays first in even games
+    outcomes = [-1] * num_games
+    clock, counts = {"a": 0.0, "b": 0.0}, {"a": 0, "b": 0}
+    live = [i for i in range(num_games) if not states[i].is_terminal()]
+    while live:
+        agent_turn = [i for i in live if states[i].current_player() == a_sides[i]]
+        if agent_turn:
+            t0 = time.perf_counter()
+            found = mcts.search(game, [states[i] for i in agent_turn], evaluator, search_config, search_rng)
+            for j, i in enumerate(agent_turn):
+                states[i].apply_action(int(found.action[j]))
+            clock["a"] += time.perf_counter() - t0
+            counts["a"] += len(agent_turn)
+        for i in live:
+            state = states[i]
+            if i in agent_turn or state.is_terminal():
+                continue
+            t0 = time.perf_counter()
+            outcomes[i] = _move(opponents[i], state, state.current_player())
+            clock["b"] += time.perf_counter() - t0
+            counts["b"] += 1
+        live = [i for i in live if outcomes[i] < 0 and not states[i].is_terminal()]
+    result = MatchResult(game.name, name, opponents[0].name if opponents else "")
+    for i in range(num_games):
+        _score(result, states[i], outcomes[i], a_sides[i])
     result.seconds_per_move = {k: clock[k] / max(counts[k], 1) for k in clock}
     return result

@@ -3,7 +3,9 @@
 Presets are named by size, `b{blocks}c{channels}` (b6c64, b10c128, ...). With `global_pool`,
 every other block adds KataGo's global pooling bias: channel means and maxima of part of the
 block's features, turned into a per-channel bias, so the network can see the whole board (who
-is ahead, where the ko threats are) without stacking many blocks.
+is ahead, where the ko threats are) without stacking many blocks. With `ownership`, a third
+head predicts the final owner of every point; it is trained as an auxiliary target and never
+used in search (docs/METHODS.md).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class NetworkConfig:
     channels: int = 64
     global_pool: bool = False
     value_hidden: int = 64
+    ownership: bool = False  # KataGo's auxiliary head: who owns each point at the end (Go)
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "NetworkConfig":
@@ -88,10 +91,18 @@ class PolicyValueNet(nn.Module):
         self.value = nn.Sequential(nn.Conv2d(ch, 1, 1, bias=False), nn.BatchNorm2d(1), nn.ReLU(), nn.Flatten(),
                                    nn.Linear(h * w, config.value_hidden), nn.ReLU(), nn.Linear(config.value_hidden, 1),
                                    nn.Tanh())
+        self.ownership = nn.Conv2d(ch, 1, 1) if config.ownership else None
 
     def forward(self, x):
         x = self.blocks(self.stem(x))
         return self.policy(x), self.value(x).squeeze(-1)
+
+    def forward_train(self, x):
+        """(policy logits, value, ownership logits (N, H, W) or None): the heads training needs.
+        Ownership in [-1, 1] is tanh of the logits."""
+        x = self.blocks(self.stem(x))
+        owner = self.ownership(x).squeeze(1) if self.ownership is not None else None
+        return self.policy(x), self.value(x).squeeze(-1), owner
 
 
 def inference_copy(net: PolicyValueNet) -> PolicyValueNet:

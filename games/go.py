@@ -136,12 +136,16 @@ def _seen_before(s, h, captures, n2):
 
 
 @numba.njit(cache=True)
-def _areas(board, nbr, mark, stack):
-    """(black area, white area): stones plus empty regions that reach only that colour."""
+def _owners(board, nbr, mark, stack, owner):
+    """Area scoring, point by point: owner[p] = 1 or 2 when point p counts for Black or White
+    (its stone, or an empty region reaching only that colour), else 0. Returns (black area,
+    white area)."""
     mark[-1] += 1
     seen = mark[-1]
     black_area = 0
     white_area = 0
+    members = np.empty(board.shape[0], dtype=np.int64)
+    owner[:] = board
     for p in range(board.shape[0]):
         v = board[p]
         if v == 1:
@@ -158,6 +162,7 @@ def _areas(board, nbr, mark, stack):
             while top > 0:
                 top -= 1
                 q = stack[top]
+                members[size] = q
                 size += 1
                 for d in range(4):
                     t = nbr[q, d]
@@ -172,11 +177,20 @@ def _areas(board, nbr, mark, stack):
                         mark[t] = seen
                         stack[top] = t
                         top += 1
-            if black and not white:
+            colour = 1 if black and not white else (2 if white and not black else 0)
+            for i in range(size):
+                owner[members[i]] = colour
+            if colour == 1:
                 black_area += size
-            elif white and not black:
+            elif colour == 2:
                 white_area += size
     return black_area, white_area
+
+
+@numba.njit(cache=True)
+def _areas(board, nbr, mark, stack):
+    """(black area, white area): stones plus empty regions that reach only that colour."""
+    return _owners(board, nbr, mark, stack, np.empty(board.shape[0], dtype=np.int64))
 
 
 @numba.njit(cache=True)
@@ -357,6 +371,13 @@ def _score(s, n):
     return _areas(s[_HEADER : _HEADER + n * n], nbr, mark, stack)
 
 
+@numba.njit(cache=True)
+def _ownership(s, n):
+    nbr, mark, stack, owner = _scratch(n)
+    _owners(s[_HEADER : _HEADER + n * n], nbr, mark, stack, owner)
+    return owner
+
+
 class Go(NativeGame, kernels=globals()):
     symbols = {0: ".", 1: "X", 2: "O"}
 
@@ -453,6 +474,13 @@ class Go(NativeGame, kernels=globals()):
         """(Black's area, White's area): stones plus empty regions reaching only that colour."""
         b, w = _score(state.array, np.int64(self.size))
         return int(b), int(w)
+
+    def ownership(self, state: NativeState) -> np.ndarray:
+        """(n, n) area-scoring owner of every point, row 0 = rank 1: +1 Black's (player 0),
+        -1 White's, 0 neither. At the end of a game it is the auxiliary training target that
+        tells the network where the score came from (see docs/METHODS.md)."""
+        owner = _ownership(state.array, np.int64(self.size)).reshape(self.size, self.size)
+        return np.where(owner == 1, 1.0, np.where(owner == 2, -1.0, 0.0)).astype(np.float32)
 
     def area_score(self, state: NativeState) -> float:
         """Black's area minus White's area minus komi (positive: Black leads)."""

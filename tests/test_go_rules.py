@@ -118,3 +118,28 @@ def test_move_cap_scores_the_board():
         state.apply_action(game.string_to_action(m))
     assert state.is_terminal()
     assert list(state.returns()) == [1.0, -1.0]  # 25 points of Black area against komi 7.5
+
+
+def test_ownership_is_area_scoring_point_by_point():
+    g = games.make("go9")
+    s = g.state_from_board("""
+        . X O . . . . . .
+        X X O . . . . . .
+        O O O . . . . . .
+        . . . . . . . . .
+        . . . . . . . . .
+        . . . . . . . . .
+        . . . . . . . . .
+        . . . . . . . . X
+        . . . . . . . . .""")
+    owner = g.ownership(s)[::-1]  # rank 9 first, as drawn
+    assert owner[0, :3].tolist() == [1, 1, -1] and owner[2, :3].tolist() == [-1, -1, -1]
+    assert owner[7, 8] == 1 and owner[5, 5] == 0  # the open region touches both colours
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        s = g.new_initial_state()
+        while not s.is_terminal():
+            s.apply_action(int(rng.choice(s.legal_actions())))
+        black, white = g.areas(s)
+        owner = g.ownership(s)
+        assert ((owner == 1).sum(), (owner == -1).sum()) == (black, white)

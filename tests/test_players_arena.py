@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import games
-from engine.arena import elo_of, play_match
-from engine.players import MCTSPlayer, PlayerSpecError, make_player
+from engine.arena import elo_of, play_match, play_match_lockstep
+from engine.players import MCTSPlayer, PlayerSpecError, Resigned, make_player
 
 
 def brute_force_value(state, mover, memo=None):
@@ -91,6 +91,38 @@ def test_illegal_moves_are_the_players_fault():
     game = games.make("tictactoe")
     result = play_match(game, Cheater(), make_player("random", game, seed=0), 6, 1)
     assert result.illegal_moves["a"] == 6 and result.losses == 6 and result.illegal_moves["b"] == 0
+
+
+class Resigner:
+    name = "resigner"
+
+    def new_game(self):
+        pass
+
+    def select_action(self, state):
+        raise Resigned()
+
+
+def test_lockstep_match_plays_every_game_and_scores_faults():
+    import mcts
+
+    game = games.make("connect4")
+    agent = mcts.SearchConfig(num_simulations=300, leaves_per_wave=8)
+    seen = []
+
+    def opponent(i):
+        seen.append(i)
+        return make_player("random", game, seed=i)
+
+    result = play_match_lockstep(game, mcts.RolloutEvaluator(game, 1, 0), agent, "searcher", opponent, 10)
+    assert seen == list(range(10)) and result.games == 10 and len(result.scores) == 10
+    assert result.wins >= 9 and result.player_a == "searcher" and result.player_b == "random"
+    assert result.seconds_per_move["a"] > 0
+    ttt = games.make("tictactoe")
+    faults = play_match_lockstep(ttt, mcts.UniformEvaluator(), agent, "a", lambda i: Cheater(), 4, 1)
+    assert faults.illegal_moves == {"a": 0, "b": 4} and faults.wins == 4
+    resigns = play_match_lockstep(ttt, mcts.UniformEvaluator(), agent, "a", lambda i: Resigner(), 4, 1)
+    assert resigns.resignations == {"a": 0, "b": 4} and resigns.wins == 4
 
 
 def test_elo_and_interval():

@@ -144,6 +144,16 @@ def test_a_short_run_leaves_a_complete_run_directory(tmp_path):
     assert proc.returncode == 2 and "--resume" in proc.stderr
 
 
+def test_evaluation_spaced_by_minutes_still_runs_at_the_end(tmp_path):
+    run = tmp_path / "run"
+    proc = train("tictactoe", *TINY, "iterations=3", "minutes=0", "eval_minutes=60", "--run-dir", str(run))
+    assert proc.returncode == 0, proc.stderr
+    elo = json.loads((run / "elo.json").read_text())
+    assert [e["iteration"] for e in elo] == [3]
+    assert elo[0]["results"]["random"]["wins"] + elo[0]["results"]["random"]["draws"] \
+        + elo[0]["results"]["random"]["losses"] == 2
+
+
 def test_resume_after_sigkill_mid_iteration(tmp_path):
     run = tmp_path / "run"
     total = 10
@@ -236,6 +246,61 @@ def test_replay_chunks_are_pruned_to_the_window_and_reloaded(tmp_path):
     again.load_chunks(str(tmp_path), upto=4)  # iteration 5 never reached its checkpoint
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chunk_0000003.npz", "chunk_0000004.npz"]
     assert again.size == 8 and set(again.obs[: again.size].ravel()) == {3.0, 4.0}
+
+
+def test_replay_turns_owners_with_the_board_and_keeps_them_on_disk(tmp_path):
+    from training.replay import ReplayBuffer
+
+    game = games.make("go(size=5)")
+    rng = np.random.default_rng(0)
+    obs = rng.random((6, *game.observation_shape)).astype(np.float32)
+    owner = obs[:, 0].copy()  # an owner map that is the first plane: it must move with it
+    buf = ReplayBuffer(16, game.observation_shape, game.num_actions, ownership=True)
+    buf.add(obs, np.zeros((6, game.num_actions), np.float32), np.zeros(6, np.float32), owner)
+    buf.add(obs[:2], np.zeros((2, game.num_actions), np.float32), np.zeros(2, np.float32))  # owners unknown
+    assert np.isnan(buf.owner[6:8]).all()
+    o, _, _, w = buf.sample(64, rng, game.symmetries)
+    known = ~np.isnan(w).any(axis=(1, 2))
+    assert known.sum() > 0 and np.array_equal(w[known], o[known, 0])
+    ReplayBuffer.save_chunk(str(tmp_path), 1, obs, np.zeros((6, game.num_actions), np.float32),
+                            np.zeros(6, np.float32), owner)
+    again = ReplayBuffer(16, game.observation_shape, game.num_actions, ownership=True)
+    again.load_chunks(str(tmp_path), upto=1)
+    assert np.array_equal(again.owner[:6], owner)
+
+
+def test_self_play_records_final_owners_from_the_movers_view():
+    import mcts
+    from training.config import TrainConfig
+    from training.selfplay import play_games
+
+    game = games.make("go(size=5)")
+    config = TrainConfig(games_per_iteration=6, simulations=4, fast_simulations=4, full_search_share=1.0)
+    batch = play_games(game, mcts.UniformEvaluator(), config, np.random.default_rng(0))
+    assert batch.owners.shape == (len(batch.values), 5, 5) and len(batch.values) > 0
+    assert set(np.unique(batch.owners)) <= {-1.0, 0.0, 1.0}
+    for owner, z in zip(batch.owners, batch.values):  # the mover won exactly when its area beats komi
+        margin = owner.sum()
+        assert z * (margin - game.komi) > 0 or z * (margin + game.komi) > 0
+    assert play_games(games.make("tictactoe"), mcts.UniformEvaluator(), config, np.random.default_rng(0)).owners is None
+
+
+def test_go_runs_train_the_ownership_head_and_resume(tmp_path):
+    run = tmp_path / "run"
+    args = ["go(size=5)", "games_per_iteration=4", "simulations=4", "fast_simulations=4", "batch_size=16", "eval_games=0",
+            "network=b1c8", "full_search_share=1", "minutes=0", "--run-dir", str(run)]
+    proc = train(*args, "iterations=1")
+    assert proc.returncode == 0, proc.stderr
+    proc = train(*args, "iterations=2", "--resume")
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [m["iteration"] for m in lines] == [1, 2] and all(m["ownership_loss"] > 0 for m in lines)
+    data = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
+    assert data["meta"]["network"]["ownership"] and "ownership.weight" in data["model"]
+    with np.load(next((run / "replay").glob("chunk_*.npz"))) as chunk:
+        assert chunk["owner"].shape[1:] == (5, 5)
+    player = make_player(f"{run}:8", games.make("go(size=5)"))
+    assert player.select_action(games.make("go(size=5)").new_initial_state()) in range(26)
 
 
 def test_resignation_and_false_resignation_count():

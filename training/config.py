@@ -38,10 +38,12 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 1e-4
     sample_reuse: float = 4.0  # average number of times a position is trained on
+    ownership_weight: float = 1.5  # games with an ownership target (Go): weight of that auxiliary loss (0: off)
     replay_window: int = 50_000
     # evaluation
     eval_games: int = 20
     eval_every: int = 1  # evaluate every this many iterations (and at the last one)
+    eval_minutes: float = 0.0  # if > 0: evaluate once this many minutes have passed since the last one
     eval_simulations: int = 64
     eval_opponents: str = "random,mcts:200"  # player specs; "best" = the best earlier checkpoint
     # run

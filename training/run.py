@@ -16,6 +16,7 @@ Run directory:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -59,7 +60,8 @@ class RunLock:
 
 
 def _network(game, config: TrainConfig) -> NetworkConfig:
-    return NetworkConfig.preset(config.network) if config.network else default_config(game)
+    net = NetworkConfig.preset(config.network) if config.network else default_config(game)
+    return dataclasses.replace(net, ownership=hasattr(game, "ownership") and config.ownership_weight > 0)
 
 
 def _learning_rate(config: TrainConfig, progress: float) -> float:
@@ -97,7 +99,8 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.net_config = _network(self.game, config)
         self._build_model()
-        self.replay = ReplayBuffer(config.replay_window, self.game.observation_shape, self.game.num_actions)
+        self.replay = ReplayBuffer(config.replay_window, self.game.observation_shape, self.game.num_actions,
+                                   self.net_config.ownership)
         self.step = 0
         self.iteration = 0
         self.elapsed = 0.0  # seconds of training over all sessions of this run
@@ -147,6 +150,8 @@ class Trainer:
         if data["meta"]["network"] != self.net_config.to_dict():  # the run's own size wins
             self.net_config = NetworkConfig(**data["meta"]["network"])
             self._build_model()
+            self.replay = ReplayBuffer(self.config.replay_window, self.game.observation_shape,
+                                       self.game.num_actions, self.net_config.ownership)
         self.net.load_state_dict(data["model"])
         self.optimizer.load_state_dict(data["optimizer"])
         self.step, self.iteration = int(data["step"]), int(data["iteration"])
@@ -183,24 +188,31 @@ class Trainer:
     # ---- one iteration -------------------------------------------------------------------
     def _train(self, new_positions: int, progress: float) -> dict:
         cfg = self.config
-        steps = max(1, int(round(new_positions * cfg.sample_reuse / cfg.batch_size)))
+        # no recorded position yet (every search so far a cheap one): nothing to learn from
+        steps = max(1, int(round(new_positions * cfg.sample_reuse / cfg.batch_size))) if self.replay.size else 0
         lr = _learning_rate(cfg, progress)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.net.train()
         totals = {"policy_loss": 0.0, "value_loss": 0.0, "policy_entropy": 0.0}
+        if self.net_config.ownership:
+            totals["ownership_loss"] = 0.0
         symmetries = self.game.symmetries
         for _ in range(steps):
-            obs, pi, z = self.replay.sample(cfg.batch_size, self.rng, symmetries)
+            obs, pi, z, owner = self.replay.sample(cfg.batch_size, self.rng, symmetries)
             obs_t = torch.from_numpy(obs).to(self.device).contiguous(memory_format=torch.channels_last)
             pi_t = torch.from_numpy(pi).to(self.device)
             z_t = torch.from_numpy(z).to(self.device)
             with autocast(self.device, cfg.precision, cfg.batch_size):
-                logits, v = self.net(obs_t)
+                logits, v, owner_logits = self.net.forward_train(obs_t)
             log_p = F.log_softmax(logits.float(), dim=1)  # losses in fp32 whatever the forward pass ran in
             policy_loss = -(pi_t * log_p).sum(dim=1).mean()
             value_loss = F.mse_loss(v.float(), z_t)
             loss = policy_loss + value_loss
+            if owner_logits is not None:
+                owner_loss = _ownership_loss(owner_logits.float(), torch.from_numpy(owner).to(self.device))
+                loss = loss + cfg.ownership_weight * owner_loss
+                totals["ownership_loss"] += owner_loss.item()
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -209,38 +221,64 @@ class Trainer:
             totals["value_loss"] += value_loss.item()
             totals["policy_entropy"] += -(log_p.exp() * log_p).sum(dim=1).mean().item()
         self.net.eval()
-        out = {k: v / steps for k, v in totals.items()}
+        out = {k: v / max(steps, 1) for k, v in totals.items()}
         out.update(train_steps=steps, learning_rate=lr)
         return out
 
     def _evaluate(self) -> dict:
         import mcts
-        from engine.arena import play_match
-        from engine.players import MCTSPlayer, PlayerSpecError, make_player
+        from engine.arena import play_match_lockstep
+        from engine.players import PlayerSpecError, make_player
 
         cfg = self.config
-        agent = MCTSPlayer(self.game, mcts.SearchConfig(num_simulations=cfg.eval_simulations,
-                                                        leaves_per_wave=max(1, cfg.eval_simulations // 64)),
-                           name=f"iteration {self.iteration}", evaluator=NetworkEvaluator(self.net, str(self.device),
-                                                                                precision=cfg.precision))
+        search = mcts.SearchConfig(num_simulations=cfg.eval_simulations,
+                                   leaves_per_wave=max(1, cfg.eval_simulations // 64))
+        evaluator = NetworkEvaluator(self.net, str(self.device), precision=cfg.precision)
         results = {}
         for spec in [s.strip() for s in cfg.eval_opponents.split(",") if s.strip()]:
+            if spec == "best":  # the best earlier checkpoint, searched like the agent
+                best = os.path.join(self.paths["checkpoints"], "best.pt")
+                if not os.path.exists(best):
+                    continue
+                player_spec = f"{best}:{cfg.eval_simulations}"
+            else:
+                player_spec = spec
             try:
-                if spec == "best":  # the best earlier checkpoint, searched like the agent
-                    best = os.path.join(self.paths["checkpoints"], "best.pt")
-                    if not os.path.exists(best):
-                        continue
-                    opponent = make_player(f"{best}:{cfg.eval_simulations}", self.game, seed=self.iteration)
-                else:
-                    opponent = make_player(spec, self.game, seed=self.iteration)
+                probe = make_player(player_spec, self.game, seed=0)  # one clear sentence for a bad spec
+                getattr(probe, "close", lambda: None)()
             except PlayerSpecError as e:
                 print(f"\nmove37: skipping evaluation against {spec}: {e}", file=self.out)
                 continue
-            r = play_match(self.game, agent, opponent, cfg.eval_games, 2, seed=self.iteration)
+            opponents = []
+
+            def opponent(i: int, spec=player_spec):
+                opponents.append(make_player(spec, self.game, seed=self.iteration * 1000 + i))
+                return opponents[-1]
+
+            try:
+                r = play_match_lockstep(self.game, evaluator, search, f"iteration {self.iteration}", opponent,
+                                        cfg.eval_games, 2, seed=self.iteration)
+            finally:
+                for o in opponents:
+                    getattr(o, "close", lambda: None)()
             elo, lo, hi = r.elo()
             results[spec] = {"score": r.score, "wins": r.wins, "draws": r.draws, "losses": r.losses,
                              "elo": _finite(elo), "elo_low": _finite(lo), "elo_high": _finite(hi)}
         return results
+
+    def _evaluation_due(self) -> bool:
+        """Every eval_every iterations, or with eval_minutes set, once that much training time
+        has passed since the last evaluation (and always at the end of the run)."""
+        cfg = self.config
+        if cfg.eval_games <= 0:
+            return False
+        if self.done():
+            return True
+        if cfg.eval_minutes > 0:
+            last = self.elo_history[-1]["elapsed_minutes"] if self.elo_history else 0.0
+            now = (self.elapsed_before + time.perf_counter() - self.session_start) / 60
+            return now - last >= cfg.eval_minutes
+        return self.iteration % max(cfg.eval_every, 1) == 0
 
     def iterate(self) -> dict:
         cfg = self.config
@@ -248,18 +286,18 @@ class Trainer:
         evaluator = NetworkEvaluator(self.net, str(self.device), precision=cfg.precision)
         batch = play_games(self.game, evaluator, cfg, self.rng)
         t_selfplay = time.perf_counter() - t0
-        self.replay.add(batch.observations, batch.policies, batch.values)
+        owners = batch.owners if self.net_config.ownership else None
+        self.replay.add(batch.observations, batch.policies, batch.values, owners)
         # the iteration's positions go to disk before its checkpoint, so resume finds them
         self.replay.save_chunk(self.paths["replay"], self.iteration + 1, batch.observations, batch.policies,
-                               batch.values)
+                               batch.values, owners)
         progress = self._progress()
         t1 = time.perf_counter()
         losses = self._train(len(batch.values), progress)
         t_train = time.perf_counter() - t1
         self.iteration += 1
         t2 = time.perf_counter()
-        due = self.iteration % max(cfg.eval_every, 1) == 0 or self.done()
-        evaluation = self._evaluate() if cfg.eval_games > 0 and due else {}
+        evaluation = self._evaluate() if self._evaluation_due() else {}
         t_eval = time.perf_counter() - t2
         self.elapsed = self.elapsed_before + time.perf_counter() - self.session_start
         fixed = {k: v for k, v in evaluation.items() if k != "best"}  # best.pt follows the fixed references
@@ -330,6 +368,17 @@ class Trainer:
         print(f"\riteration {m['iteration']}  {m['elapsed_minutes']:.1f} min  games {m['games']}  "
               f"{m['positions_per_second']:.0f} pos/s  loss {m['policy_loss']:.2f}/{m['value_loss']:.2f}  "
               f"score: {evals}   ", end="", file=self.out, flush=True)
+
+
+def _ownership_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """KataGo's ownership loss: cross-entropy between the predicted and the final owner of each
+    point, both read as the probability (1 + o) / 2 that the mover owns it, averaged over the
+    board. Positions with unknown owners (resigned games, NaN) count zero."""
+    known = ~torch.isnan(target).flatten(1).any(dim=1)
+    if not bool(known.any()):
+        return logits.sum() * 0.0
+    prob = (1.0 + target[known]) / 2.0
+    return F.binary_cross_entropy_with_logits(2.0 * logits[known], prob)  # tanh(x) = 2 sigmoid(2x) - 1
 
 
 def score_upper_bound(results: dict) -> float:

@@ -34,6 +34,7 @@ class SelfPlayBatch:
     resigned: int = 0  # games ended by resignation
     false_resignations: int = 0  # in games played out: a side that would have resigned did not lose
     would_resign: int = 0  # sides that would have resigned in games played out
+    owners: np.ndarray | None = None  # (N, H, W) final owner of each point for the mover (Go); NaN if resigned
 
 
 def opening_state(game, config: TrainConfig, rng: np.random.Generator):
@@ -85,21 +86,27 @@ def play_games(game, evaluator, config: TrainConfig, rng: np.random.Generator) -
             s.apply_action(action)
             moves += 1
         live = [i for i in live if not states[i].is_terminal() and i not in winner_by_resignation]
-    obs, pol, val = [], [], []
+    obs, pol, val, own = [], [], [], []
     false_resignations = 0
+    ownership = getattr(game, "ownership", None)
     for i, (s, rec) in enumerate(zip(states, records)):
         if i in winner_by_resignation:
             returns = np.array([1.0, -1.0] if winner_by_resignation[i] == 0 else [-1.0, 1.0], np.float32)
+            owner = np.full(game.observation_shape[1:], np.nan, np.float32) if ownership else None
         else:
             returns = s.returns()
             false_resignations += sum(1 for p in would_resign[i] if returns[p] >= 0)
+            owner = ownership(s) if ownership else None  # player 0's view
         for o, p, player in rec:
             obs.append(o)
             pol.append(p)
             val.append(returns[player])
+            if ownership:
+                own.append(owner if player == 0 else -owner)
     A = game.num_actions
     return SelfPlayBatch(
         np.stack(obs).astype(np.float32) if obs else np.zeros((0, *game.observation_shape), np.float32),
         np.stack(pol).astype(np.float32) if pol else np.zeros((0, A), np.float32),
         np.asarray(val, np.float32), n, moves, search_seconds, len(winner_by_resignation), false_resignations,
-        sum(len(w) for w in would_resign))
+        sum(len(w) for w in would_resign),
+        (np.stack(own) if own else np.zeros((0, *game.observation_shape[1:]), np.float32)) if ownership else None)
