@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -114,6 +115,24 @@ def test_random_openings_are_played_but_not_recorded():
     plain = play_games(game, mcts.UniformEvaluator(), TrainConfig(games_per_iteration=4, simulations=4,
                                                                    full_search_share=1.0), rng)
     assert sum(np.array_equal(o, empty) for o in plain.observations) == 4
+
+
+def test_forks_branch_off_after_a_random_move_and_record_only_searched_play():
+    import mcts
+    from training.config import TrainConfig
+    from training.selfplay import play_games
+
+    game = games.make("tictactoe")
+    config = TrainConfig(games_per_iteration=8, simulations=4, fast_simulations=4, full_search_share=1.0,
+                         temperature_moves=0, fork_share=0.5)
+    batch = play_games(game, mcts.UniformEvaluator(), config, np.random.default_rng(1))
+    assert 8 < batch.games <= 16  # forks are games of their own, at most one per original game
+    assert len(batch.values) == batch.moves  # every searched move recorded, the forks' random moves not
+    empty = game.new_initial_state().observation()
+    assert sum(np.array_equal(o, empty) for o in batch.observations) == 8  # forks start mid-game
+    plain = play_games(game, mcts.UniformEvaluator(), dataclasses.replace(config, fork_share=0.0),
+                       np.random.default_rng(1))
+    assert plain.games == 8
 
 
 def test_a_short_run_leaves_a_complete_run_directory(tmp_path):

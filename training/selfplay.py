@@ -10,6 +10,11 @@ With `random_opening_share`, that share of games starts with 1..`random_opening_
 random moves that are neither searched nor recorded: the games then reach positions greedy
 self-play never visits, while every recorded position is still followed by searched play, so
 its value target is not spoiled by a random move after it.
+
+With `fork_share`, each move may also fork its game (at most `games_per_iteration` forks per
+iteration): a copy plays one uniformly random move and continues as a game of its own, recorded
+from the position after that move; the original goes on unchanged. Mid-game mistakes then get
+punished and learned from (KataGo's side branches), again without spoiling any value target.
 """
 
 from __future__ import annotations
@@ -60,14 +65,16 @@ def play_games(game, evaluator, config: TrainConfig, rng: np.random.Generator) -
     search_seconds = 0.0
     live = list(range(n))  # random openings never end a game
     resigning = config.resign_threshold > -1.0
-    play_out = rng.random(n) < config.resign_playout_share  # these games never resign
+    play_out = list(rng.random(n) < config.resign_playout_share)  # these games never resign
     winner_by_resignation: dict[int, int] = {}
     would_resign: list[set] = [set() for _ in range(n)]
+    forks = 0
     while live:
         is_full = rng.random() < config.full_search_share
         t0 = time.perf_counter()
         result = mcts.search(game, [states[i] for i in live], evaluator, full if is_full else fast, rng)
         search_seconds += time.perf_counter() - t0
+        born: list[int] = []  # forks made this step join the next search
         for j, i in enumerate(live):
             s = states[i]
             if resigning and result.root_value[j] < config.resign_threshold:
@@ -85,7 +92,17 @@ def play_games(game, evaluator, config: TrainConfig, rng: np.random.Generator) -
                 action = int(result.action[j])
             s.apply_action(action)
             moves += 1
-        live = [i for i in live if not states[i].is_terminal() and i not in winner_by_resignation]
+            if forks < n and config.fork_share > 0 and not s.is_terminal() and rng.random() < config.fork_share:
+                fork = s.clone()
+                fork.apply_action(int(rng.choice(fork.legal_actions())))
+                if not fork.is_terminal():
+                    states.append(fork)
+                    records.append([])
+                    would_resign.append(set())
+                    play_out.append(False)
+                    born.append(len(states) - 1)
+                    forks += 1
+        live = [i for i in live + born if not states[i].is_terminal() and i not in winner_by_resignation]
     obs, pol, val, own = [], [], [], []
     false_resignations = 0
     ownership = getattr(game, "ownership", None)
@@ -107,6 +124,6 @@ def play_games(game, evaluator, config: TrainConfig, rng: np.random.Generator) -
     return SelfPlayBatch(
         np.stack(obs).astype(np.float32) if obs else np.zeros((0, *game.observation_shape), np.float32),
         np.stack(pol).astype(np.float32) if pol else np.zeros((0, A), np.float32),
-        np.asarray(val, np.float32), n, moves, search_seconds, len(winner_by_resignation), false_resignations,
+        np.asarray(val, np.float32), len(states), moves, search_seconds, len(winner_by_resignation), false_resignations,
         sum(len(w) for w in would_resign),
         (np.stack(own) if own else np.zeros((0, *game.observation_shape[1:]), np.float32)) if ownership else None)
