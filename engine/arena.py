@@ -201,6 +201,7 @@ def play_match_lockstep(game: Game, evaluator, search_config, name: str, make_op
     live = [i for i in range(num_games) if not states[i].is_terminal()]
     while live:
         agent_turn = [i for i in live if states[i].current_player() == a_sides[i]]
+        searched = set(agent_turn)
         if agent_turn:
             t0 = time.perf_counter()
             found = mcts.search(game, [states[i] for i in agent_turn], evaluator, search_config, search_rng)
@@ -210,7 +211,7 @@ def play_match_lockstep(game: Game, evaluator, search_config, name: str, make_op
             counts["a"] += len(agent_turn)
         for i in live:
             state = states[i]
-            if i in agent_turn or state.is_terminal():
+            if i in searched or state.is_terminal():
                 continue
             t0 = time.perf_counter()
             outcomes[i] = _move(opponents[i], state, state.current_player())

@@ -306,8 +306,8 @@ def test_self_play_records_final_owners_from_the_movers_view():
 
 def test_go_runs_train_the_ownership_head_and_resume(tmp_path):
     run = tmp_path / "run"
-    args = ["go(size=5)", "games_per_iteration=4", "simulations=4", "fast_simulations=4", "batch_size=16", "eval_games=0",
-            "network=b1c8", "full_search_share=1", "minutes=0", "--run-dir", str(run)]
+    args = ["go(size=5)", "games_per_iteration=4", "simulations=4", "fast_simulations=4", "batch_size=16",
+            "eval_games=0", "network=b1c8", "full_search_share=1", "minutes=0", "--run-dir", str(run)]
     proc = train(*args, "iterations=1")
     assert proc.returncode == 0, proc.stderr
     proc = train(*args, "iterations=2", "--resume")
