@@ -6,6 +6,7 @@ Errors a person can cause end in one sentence on stderr and exit status 2, never
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -333,6 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nmove37: interrupted.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into a reader that stopped (`move37 games | head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
 
 
 if __name__ == "__main__":

@@ -49,3 +49,11 @@ def test_play_tictactoe_from_input_to_the_end():
 def test_play_go_quits_cleanly_on_end_of_input():
     proc = run("play", "go9", "--agent", "random", "--seed", "1", stdin="D4\nE5\n")
     assert proc.returncode == 0 and "Game abandoned." in proc.stdout and "Traceback" not in proc.stderr
+
+
+def test_output_into_a_closed_pipe_is_no_traceback():
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "games"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the listing is written, as with `| head -0`
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and b"Traceback" not in err and b"BrokenPipe" not in err
