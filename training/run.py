@@ -276,7 +276,7 @@ class Trainer:
             return True
         if cfg.eval_minutes > 0:
             last = self.elo_history[-1]["elapsed_minutes"] if self.elo_history else 0.0
-            now = (self.elapsed_before + time.perf_counter() - self.session_start) / 60
+            now = self._elapsed_seconds() / 60
             return now - last >= cfg.eval_minutes
         return self.iteration % max(cfg.eval_every, 1) == 0
 
@@ -299,7 +299,7 @@ class Trainer:
         t2 = time.perf_counter()
         evaluation = self._evaluate() if self._evaluation_due() else {}
         t_eval = time.perf_counter() - t2
-        self.elapsed = self.elapsed_before + time.perf_counter() - self.session_start
+        self.elapsed = self._elapsed_seconds()
         fixed = {k: v for k, v in evaluation.items() if k != "best"}  # best.pt follows the fixed references
         score = float(np.mean([e["score"] for e in fixed.values()])) if fixed else None
         metrics = {
@@ -335,12 +335,15 @@ class Trainer:
         self.writer.flush()
         return metrics
 
+    def _elapsed_seconds(self) -> float:
+        """Training time of the whole run: earlier sessions plus this one so far."""
+        return self.elapsed_before + time.perf_counter() - self.session_start
+
     def _progress(self) -> float:
         cfg = self.config
         parts = []
         if cfg.minutes > 0:
-            now = self.elapsed_before + time.perf_counter() - self.session_start
-            parts.append(now / (cfg.minutes * 60))
+            parts.append(self._elapsed_seconds() / (cfg.minutes * 60))
         if cfg.iterations > 0:
             parts.append(self.iteration / cfg.iterations)
         return max(parts) if parts else 0.0
