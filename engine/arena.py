@@ -123,6 +123,11 @@ def play_game(game: Game, players: list, opening: list[int], clock: list[float],
     return state, -1
 
 
+def _ending(outcome: int) -> str:
+    """How a game ended, for its record: by the rules (""), "resigned" or "illegal"."""
+    return "" if outcome < 0 else ("resigned" if outcome >= RESIGNED else "illegal")
+
+
 def _score(result: MatchResult, state: State, outcome: int, a_side: int) -> float:
     """Player A's score in a finished game, counted into `result`."""
     if outcome >= RESIGNED:
@@ -164,8 +169,7 @@ def play_match(game: Game, player_a, player_b, num_games: int, opening_plies: in
         _score(result, state, faulty, a_side)
         if on_game:
             names = [player_a.name, player_b.name] if a_side == 0 else [player_b.name, player_a.name]
-            ending = "" if faulty < 0 else ("resigned" if faulty >= RESIGNED else "illegal")
-            on_game(i, state, names, ending)
+            on_game(i, state, names, _ending(faulty))
         if progress:
             progress(result)
     result.seconds_per_move = {k: clock[k] / max(counts[k], 1) for k in clock}
@@ -173,13 +177,14 @@ def play_match(game: Game, player_a, player_b, num_games: int, opening_plies: in
 
 
 def play_match_lockstep(game: Game, evaluator, search_config, name: str, make_opponent, num_games: int,
-                        opening_plies: int = 2, seed: int = 0) -> MatchResult:
+                        opening_plies: int = 2, seed: int = 0, progress=None, on_game=None) -> MatchResult:
     """play_match for a searching network agent, with every game played at once: each step,
     one batched `mcts.search` (as in self-play) moves the agent in all games where it is to
     move, then each game's own opponent (`make_opponent(index)`, a fresh player per game) moves
     in the others. The agent's cost for the whole match is then about that of one game. Same
     openings, colours and scoring as play_match; the agent searches each move from scratch
-    (no tree kept between moves)."""
+    (no tree kept between moves). `progress(result)` is called as games end, `on_game` (as in
+    play_match) for every game at the end, in order."""
     import mcts
 
     rng = np.random.default_rng(seed)
@@ -218,8 +223,17 @@ def play_match_lockstep(game: Game, evaluator, search_config, name: str, make_op
             clock["b"] += time.perf_counter() - t0
             counts["b"] += 1
         live = [i for i in live if outcomes[i] < 0 and not states[i].is_terminal()]
+        if progress:
+            running = MatchResult(game.name, name, "")
+            for i in range(num_games):
+                if outcomes[i] >= 0 or states[i].is_terminal():
+                    _score(running, states[i], outcomes[i], a_sides[i])
+            progress(running)
     result = MatchResult(game.name, name, opponents[0].name if opponents else "")
     for i in range(num_games):
         _score(result, states[i], outcomes[i], a_sides[i])
+        if on_game:
+            names = [name, opponents[i].name][:: 1 if a_sides[i] == 0 else -1]
+            on_game(i, states[i], names, _ending(outcomes[i]))
     result.seconds_per_move = {k: clock[k] / max(counts[k], 1) for k in clock}
     return result

@@ -146,6 +146,30 @@ def _sgf_writer(game, directory: str):
     return write
 
 
+def _lockstep_match(game, a, args, progress, on_game):
+    """--lockstep: every game at once, one batched search for A per step (as in training's
+    evaluation), each game against its own fresh B."""
+    from engine.arena import play_match_lockstep
+    from engine.players import MCTSPlayer, make_player
+
+    if not isinstance(a, MCTSPlayer):
+        raise UsageError(f"--lockstep needs a searching first player (mcts:N or a checkpoint), not {a.name}.")
+    seed = args.seed or 0
+
+    made = []
+
+    def opponent(index):
+        made.append(make_player(args.player_b, game, seed=seed + 1 + index))
+        return made[-1]
+
+    try:
+        return play_match_lockstep(game, a.evaluator, a.config, a.name, opponent, args.games, args.openings, seed,
+                                   progress, on_game)
+    finally:
+        for player in made:  # GNU Go opponents are processes
+            getattr(player, "close", lambda: None)()
+
+
 def cmd_arena(args) -> int:
     import json
 
@@ -175,7 +199,10 @@ def cmd_arena(args) -> int:
         if not hasattr(game, "area_score"):
             raise UsageError(f"--sgf-dir records Go games; {game.name} is not Go.")
         on_game = _sgf_writer(game, args.sgf_dir)
-    result = play_match(game, a, b, args.games, args.openings, args.seed or 0, progress, on_game)
+    if args.lockstep:
+        result = _lockstep_match(game, a, args, progress, on_game)
+    else:
+        result = play_match(game, a, b, args.games, args.openings, args.seed or 0, progress, on_game)
     if args.json:
         print(json.dumps(result.to_dict()))
     else:
@@ -281,6 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--sgf-dir", default=None, help="Go: write every game as SGF into this directory")
+    s.add_argument("--lockstep", action="store_true",
+                   help="play all games at once with one batched search for player A per move "
+                        "(A must search: mcts:N or a checkpoint; much faster for networks)")
     s.set_defaults(func=cmd_arena)
 
     s = sub.add_parser("train", help="train an agent by self-play (AlphaZero)")

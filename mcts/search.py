@@ -10,7 +10,7 @@ evaluate (one evaluator call on all new leaves), `backup` (one numba call).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 
 import numpy as np
@@ -147,6 +147,20 @@ class SearchTree:
         self.clean_root_prior[b] = t.prior[b, 0]
         if self.histories[b] is not None:
             self.histories[b] = self.histories[b] + [int(action)]
+
+    def select(self, rows) -> "SearchTree":
+        """The trees at `rows` as a new batch, -1 giving a fresh one: self-play's batch of
+        games shrinks as games end and grows as forks join, and each keeps its own tree."""
+        rows = np.asarray(rows, np.int64)
+        src = np.maximum(rows, 0)
+        new = SearchTree.__new__(SearchTree)
+        new.game, new.native = self.game, self.native
+        new.tree = Tree(**{f.name: getattr(self.tree, f.name)[src] for f in fields(Tree)})
+        new.states = self.states[src] if self.native else [dict(self.states[r]) if r >= 0 else {} for r in rows]
+        new.valid = self.valid[src] & (rows >= 0)
+        new.histories = [self.histories[r] if r >= 0 else None for r in rows]
+        new.clean_root_prior = self.clean_root_prior[src]
+        return new
 
     def matches(self, b: int, state: State) -> bool:
         """Whether tree b's root is this state's position (same move list, and for native games

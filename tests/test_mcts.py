@@ -176,6 +176,26 @@ def test_tree_reuse_keeps_the_subtree():
     assert third.tree.tree.visits[0, 0] == 401
 
 
+@pytest.mark.parametrize("name", ["connect4", "openspiel:connect_four"])
+def test_selected_trees_follow_their_games_and_new_rows_start_fresh(name):
+    game = games.make(name)
+    states = [play(game, [m]) for m in ("0", "1", "2")]
+    ev = mcts.RolloutEvaluator(game, seed=0)
+    config = mcts.SearchConfig(num_simulations=100)
+    first = mcts.search(game, states, ev, config, rng=0)
+    kept = []
+    for b, s in enumerate(states):
+        a = int(first.action[b])
+        t = first.tree.tree
+        kept.append(int(t.visits[b, t.children[b, 0, a]]))
+        first.tree.advance(b, a)
+        s.apply_action(a)
+    picked = first.tree.select([2, -1, 0])
+    second = mcts.search(game, [states[2], play(game, ["3"]), states[0]], ev, config, rng=0, tree=picked)
+    assert second.tree.tree.visits[:, 0].tolist() == [kept[2] + 100, 101, kept[0] + 100]
+    assert first.tree.tree.batch == 3  # the source trees are untouched
+
+
 def test_openspiel_games_use_the_same_kernels():
     game = games.make("openspiel:tic_tac_toe")
     s = game.new_initial_state()

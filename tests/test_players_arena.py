@@ -123,6 +123,17 @@ def test_lockstep_match_plays_every_game_and_scores_faults():
     assert faults.illegal_moves == {"a": 0, "b": 4} and faults.wins == 4
     resigns = play_match_lockstep(ttt, mcts.UniformEvaluator(), agent, "a", lambda i: Resigner(), 4, 1)
     assert resigns.resignations == {"a": 0, "b": 4} and resigns.wins == 4
+    counts = []
+    play_match_lockstep(ttt, mcts.UniformEvaluator(), agent, "a", lambda i: make_player("random", ttt, seed=i), 6,
+                        progress=lambda r: counts.append(r.games))
+    assert counts == sorted(counts) and counts[-1] == 6
+
+
+def test_arena_lockstep_needs_a_searching_first_player():
+    cmd = [sys.executable, "-m", "engine.cli", "arena", "tictactoe", "random", "mcts:10", "--lockstep"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--lockstep needs a searching first player" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_elo_and_interval():
@@ -159,11 +170,12 @@ def test_arena_cli_json_and_errors():
     assert proc.returncode == 2 and "minimax:4" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_arena_writes_go_games_as_sgf(tmp_path):
+@pytest.mark.parametrize("lockstep", [[], ["--lockstep"]])
+def test_arena_writes_go_games_as_sgf(tmp_path, lockstep):
     from engine import sgf
 
     cmd = [sys.executable, "-m", "engine.cli", "arena", "go(size=5)", "mcts:50", "random", "--games", "2",
-           "--sgf-dir", str(tmp_path)]
+           "--sgf-dir", str(tmp_path)] + lockstep
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     files = sorted(tmp_path.glob("game_*.sgf"))

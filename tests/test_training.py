@@ -135,6 +135,34 @@ def test_forks_branch_off_after_a_random_move_and_record_only_searched_play():
     assert plain.games == 8
 
 
+def test_tree_reuse_carries_visits_into_the_next_search(monkeypatch):
+    import mcts
+    from training.config import TrainConfig
+    from training.selfplay import play_games
+
+    searched = []
+    search = mcts.search
+
+    def counting(game, states, *args, **kwargs):
+        result = search(game, states, *args, **kwargs)
+        searched.append(result.visit_counts.sum(axis=1))
+        return result
+
+    monkeypatch.setattr(mcts, "search", counting)
+    game = games.make("connect4")
+    config = TrainConfig(games_per_iteration=6, simulations=16, fast_simulations=16, full_search_share=1.0,
+                         leaves_per_wave=1, temperature_moves=2, fork_share=0.1)
+    fresh = play_games(game, mcts.UniformEvaluator(), config, np.random.default_rng(0))
+    assert all((v <= 16).all() for v in searched)
+    searched.clear()
+    reused = play_games(game, mcts.UniformEvaluator(), dataclasses.replace(config, tree_reuse=True),
+                        np.random.default_rng(0))
+    visits = np.concatenate(searched)
+    assert (visits > 16).mean() > 0.5 and len(searched) > 1 and visits.max() < 16 * len(searched)
+    assert reused.games > 6 and fresh.games > 6  # forks joined the batch in both
+    assert len(reused.values) == reused.moves and np.isin(reused.values, [-1, 0, 1]).all()
+
+
 def test_a_short_run_leaves_a_complete_run_directory(tmp_path):
     run = tmp_path / "run"
     proc = train("tictactoe", *TINY, "iterations=2", "minutes=0", "--run-dir", str(run))

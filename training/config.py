@@ -31,6 +31,7 @@ class TrainConfig:
     random_opening_share: float = 0.0  # share of games that open with random, unrecorded moves
     random_opening_moves: int = 0  # at most this many (uniform from 1)
     fork_share: float = 0.0  # chance per move that a copy of the game branches off after a random move
+    tree_reuse: bool = False  # each game's next search starts from the subtree of the move played
     resign_threshold: float = -1.0  # resign when the searched value is below this (-1: never)
     resign_playout_share: float = 0.1  # games played out anyway, to count false resignations
     # learning

@@ -15,6 +15,10 @@ With `fork_share`, each move may also fork its game (at most `games_per_iteratio
 iteration): a copy plays one uniformly random move and continues as a game of its own, recorded
 from the position after that move; the original goes on unchanged. Mid-game mistakes then get
 punished and learned from (KataGo's side branches), again without spoiling any value target.
+
+With `tree_reuse`, each game's next search continues from the subtree of the move it played
+(AlphaZero's reuse), so a search of N simulations adds N to the visits already there; root noise
+is drawn afresh on every search.
 """
 
 from __future__ import annotations
@@ -69,10 +73,17 @@ def play_games(game, evaluator, config: TrainConfig, rng: np.random.Generator) -
     winner_by_resignation: dict[int, int] = {}
     would_resign: list[set] = [set() for _ in range(n)]
     forks = 0
+    tree, rows = None, {}  # with tree_reuse: the last search's trees, and each game's row in them
     while live:
         is_full = rng.random() < config.full_search_share
         t0 = time.perf_counter()
-        result = mcts.search(game, [states[i] for i in live], evaluator, full if is_full else fast, rng)
+        if tree is not None:
+            order = [rows.get(i, -1) for i in live]
+            if order != list(range(tree.tree.batch)):
+                tree = tree.select(order)
+        result = mcts.search(game, [states[i] for i in live], evaluator, full if is_full else fast, rng, tree)
+        if config.tree_reuse:
+            tree, rows = result.tree, {i: j for j, i in enumerate(live)}
         search_seconds += time.perf_counter() - t0
         born: list[int] = []  # forks made this step join the next search
         for j, i in enumerate(live):
@@ -91,6 +102,8 @@ def play_games(game, evaluator, config: TrainConfig, rng: np.random.Generator) -
             else:
                 action = int(result.action[j])
             s.apply_action(action)
+            if tree is not None:
+                tree.advance(j, action)
             moves += 1
             if forks < n and config.fork_share > 0 and not s.is_terminal() and rng.random() < config.fork_share:
                 fork = s.clone()
