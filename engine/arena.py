@@ -222,8 +222,9 @@ def play_match_lockstep(game: Game, evaluator, search_config, name: str, make_op
             outcomes[i] = _move(opponents[i], state, state.current_player())
             clock["b"] += time.perf_counter() - t0
             counts["b"] += 1
+        before = len(live)
         live = [i for i in live if outcomes[i] < 0 and not states[i].is_terminal()]
-        if progress:
+        if progress and len(live) < before:  # some game ended
             running = MatchResult(game.name, name, "")
             for i in range(num_games):
                 if outcomes[i] >= 0 or states[i].is_terminal():

@@ -146,9 +146,9 @@ def _sgf_writer(game, directory: str):
     return write
 
 
-def _lockstep_match(game, a, args, progress, on_game):
+def _lockstep_match(game, a, b, args, progress, on_game):
     """--lockstep: every game at once, one batched search for A per step (as in training's
-    evaluation), each game against its own fresh B."""
+    evaluation), each game against its own fresh B (`b` itself in the first)."""
     from engine.arena import play_match_lockstep
     from engine.players import MCTSPlayer, make_player
 
@@ -156,11 +156,12 @@ def _lockstep_match(game, a, args, progress, on_game):
         raise UsageError(f"--lockstep needs a searching first player (mcts:N or a checkpoint), not {a.name}.")
     seed = args.seed or 0
 
-    made = []
+    made = [b]
 
     def opponent(index):
-        made.append(make_player(args.player_b, game, seed=seed + 1 + index))
-        return made[-1]
+        if index:
+            made.append(make_player(args.player_b, game, seed=seed + 1 + index))
+        return made[index]
 
     try:
         return play_match_lockstep(game, a.evaluator, a.config, a.name, opponent, args.games, args.openings, seed,
@@ -200,7 +201,7 @@ def cmd_arena(args) -> int:
             raise UsageError(f"--sgf-dir records Go games; {game.name} is not Go.")
         on_game = _sgf_writer(game, args.sgf_dir)
     if args.lockstep:
-        result = _lockstep_match(game, a, args, progress, on_game)
+        result = _lockstep_match(game, a, b, args, progress, on_game)
     else:
         result = play_match(game, a, b, args.games, args.openings, args.seed or 0, progress, on_game)
     if args.json:
