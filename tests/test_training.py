@@ -201,6 +201,15 @@ def test_evaluation_spaced_by_minutes_still_runs_at_the_end(tmp_path):
         + elo[0]["results"]["random"]["losses"] == 2
 
 
+def test_a_run_that_ends_on_its_time_budget_evaluates_its_last_iteration(tmp_path):
+    run = tmp_path / "run"
+    proc = train("tictactoe", *TINY, "iterations=0", "minutes=0.08", "eval_every=100000", "--run-dir", str(run))
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert len(lines) > 1 and lines[-1]["eval_score"] is not None
+    assert all(m["eval_score"] is None for m in lines[:-1])
+
+
 def test_resume_after_sigkill_mid_iteration(tmp_path):
     run = tmp_path / "run"
     total = 10

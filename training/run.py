@@ -297,9 +297,11 @@ class Trainer:
         t_train = time.perf_counter() - t1
         self.iteration += 1
         t2 = time.perf_counter()
+        self.elapsed = self._elapsed_seconds()  # what done() reads, here and in run()'s loop
         evaluation = self._evaluate() if self._evaluation_due() else {}
         t_eval = time.perf_counter() - t2
-        self.elapsed = self._elapsed_seconds()
+        if evaluation:
+            self.elapsed = self._elapsed_seconds()
         fixed = {k: v for k, v in evaluation.items() if k != "best"}  # best.pt follows the fixed references
         score = float(np.mean([e["score"] for e in fixed.values()])) if fixed else None
         metrics = {
@@ -339,17 +341,20 @@ class Trainer:
         """Training time of the whole run: earlier sessions plus this one so far."""
         return self.elapsed_before + time.perf_counter() - self.session_start
 
-    def _progress(self) -> float:
+    def _progress(self, seconds: float | None = None) -> float:
+        """Share of the run's budget spent, after `seconds` of training (default: now)."""
         cfg = self.config
         parts = []
         if cfg.minutes > 0:
-            parts.append(self._elapsed_seconds() / (cfg.minutes * 60))
+            parts.append((self._elapsed_seconds() if seconds is None else seconds) / (cfg.minutes * 60))
         if cfg.iterations > 0:
             parts.append(self.iteration / cfg.iterations)
         return max(parts) if parts else 0.0
 
     def done(self) -> bool:
-        return self._progress() >= 1.0
+        """Whether the budget was spent when the last iteration decided on its evaluation, so
+        the iteration that ends the run is always one that evaluated."""
+        return self._progress(self.elapsed) >= 1.0
 
     def run(self) -> dict | None:
         metrics = None
