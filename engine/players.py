@@ -12,8 +12,9 @@ Specs:
                                 plus rollouts (per leaf) and seed
   openspiel-mcts:SIMS           OpenSpiel's C++ MCTSBot with one random rollout per leaf
   gnugo[:LEVEL]                 GNU Go over GTP (Go only; level 0-10, default 10)
-  PATH[:SIMS]                   a trained network (checkpoint file, or a run directory's best
-                                checkpoint) guiding our search, 400 simulations by default
+  PATH[:SIMS[,key=value...]]    a trained network (checkpoint file, or a run directory's best
+                                checkpoint) guiding our search, 400 simulations by default;
+                                keys as for mcts (no rollouts)
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from games.base import Game, State
 from games.native import NativeGame
 
 SPEC_FORMS = ["random", "human", "minimax[:DEPTH]", "mcts:SIMS[,key=value...]", "openspiel-mcts:SIMS",
-              "gnugo[:LEVEL]", "PATH[:SIMS] (a checkpoint or run directory)"]
+              "gnugo[:LEVEL]", "PATH[:SIMS[,key=value...]] (a checkpoint or run directory)"]
 EXACT_MINIMAX_MAX_CELLS = 9  # exact minimax is offered for boards up to tic-tac-toe's size
 
 
@@ -253,9 +254,49 @@ def _int(text: str, what: str, spec: str) -> int:
     return value
 
 
-def _mcts_player(game: Game, spec: str, rest: str, seed: int | None) -> MCTSPlayer:
+def _search_settings(parts: list[str], spec: str, settings: dict, rollouts: bool) -> tuple[dict, int, int | None]:
+    """Parse `key=value` search settings (SearchConfig fields, plus seed, plus rollouts where
+    `rollouts`) into `settings`; returns (settings, rollouts per leaf, seed or None)."""
     from mcts import SearchConfig
 
+    count, seed = 1, None
+    fields = [f.name for f in dataclasses.fields(SearchConfig) if f.name != "num_simulations"]
+    extra = ["rollouts", "seed"] if rollouts else ["seed"]
+    for part in parts:
+        key, eq, value = part.partition("=")
+        key = key.strip()
+        if not eq:
+            raise PlayerSpecError(f"setting {part!r} in player {spec!r} is not of the form key=value.")
+        if key == "rollouts" and rollouts:
+            count = _int(value, "rollouts", spec)
+        elif key == "seed":
+            seed = _int(value, "seed", spec)
+        elif key in fields:
+            default = getattr(SearchConfig(), key)
+            try:
+                if isinstance(default, bool):
+                    settings[key] = {"1": True, "true": True, "0": False, "false": False}[value.strip().lower()]
+                elif isinstance(default, int):
+                    settings[key] = int(value)
+                else:
+                    settings[key] = value if isinstance(default, str) else float(value)
+            except (ValueError, KeyError):
+                raise PlayerSpecError(f"setting {key} in player {spec!r} has a bad value {value!r}.") from None
+        else:
+            raise PlayerSpecError(f"unknown setting {key!r} in player {spec!r}; known: {', '.join(extra + fields)}.")
+    return settings, count, seed
+
+
+def _search_config(settings: dict, spec: str):
+    from mcts import SearchConfig
+
+    try:
+        return SearchConfig(**settings)
+    except ValueError as e:
+        raise PlayerSpecError(f"player {spec!r}: {e}") from None
+
+
+def _mcts_player(game: Game, spec: str, rest: str, seed: int | None) -> MCTSPlayer:
     parts = [p.strip() for p in rest.split(",") if p.strip()]
     if not parts:
         raise PlayerSpecError(f"player {spec!r} needs a simulation count, like mcts:400.")
@@ -264,33 +305,8 @@ def _mcts_player(game: Game, spec: str, rest: str, seed: int | None) -> MCTSPlay
     # loss barely changes the search (docs/benchmarks.md: 8 leaves at 1000 simulations scored
     # 0.478 against OpenSpiel's MCTSBot over 300 games, 31 leaves 0.457).
     settings = {"num_simulations": sims, "leaves_per_wave": max(1, min(16, sims // 128))}
-    rollouts = 1
-    fields = {f.name: f.type for f in dataclasses.fields(SearchConfig)}
-    for part in parts[1:]:
-        key, eq, value = part.partition("=")
-        key = key.strip()
-        if not eq:
-            raise PlayerSpecError(f"setting {part!r} in player {spec!r} is not of the form key=value.")
-        if key == "rollouts":
-            rollouts = _int(value, "rollouts", spec)
-        elif key == "seed":
-            seed = _int(value, "seed", spec)
-        elif key in fields and key != "num_simulations":
-            default = getattr(SearchConfig(), key)
-            try:
-                settings[key] = value if isinstance(default, str) else type(default or 0.0)(value)
-                if isinstance(default, int) and not isinstance(default, bool):
-                    settings[key] = int(value)
-            except ValueError:
-                raise PlayerSpecError(f"setting {key} in player {spec!r} has a bad value {value!r}.") from None
-        else:
-            known = ", ".join(["rollouts", "seed"] + [k for k in fields if k != "num_simulations"])
-            raise PlayerSpecError(f"unknown setting {key!r} in player {spec!r}; known: {known}.")
-    try:
-        config = SearchConfig(**settings)
-    except ValueError as e:
-        raise PlayerSpecError(f"player {spec!r}: {e}") from None
-    return MCTSPlayer(game, config, rollouts, seed, name=spec)
+    settings, rollouts, given_seed = _search_settings(parts[1:], spec, settings, rollouts=True)
+    return MCTSPlayer(game, _search_config(settings, spec), rollouts, given_seed or seed, name=spec)
 
 
 def make_player(spec: str, game: Game, seed: int | None = None) -> Player:
@@ -323,31 +339,33 @@ def make_player(spec: str, game: Game, seed: int | None = None) -> Player:
         except ValueError:
             raise PlayerSpecError(f"the GNU Go level in {s!r} must be a whole number 0-10.") from None
         return GnuGoPlayer(game, level)
-    path, sims = _path_and_sims(s)
+    path, sims, settings = _path_and_sims(s)
     if path is not None:
-        return network_player(path, game, sims, seed)
+        return network_player(path, game, sims, seed, settings=settings, name=s if settings else None)
     raise PlayerSpecError(f"unknown player {spec!r}; valid forms: {', '.join(SPEC_FORMS)}.")
 
 
-def _path_and_sims(spec: str) -> tuple[str | None, int]:
-    """`PATH` or `PATH:SIMS` when PATH exists (a checkpoint file or a run directory)."""
+def _path_and_sims(spec: str) -> tuple[str | None, int, list[str]]:
+    """`PATH` or `PATH:SIMS[,key=value...]` when PATH exists (a checkpoint file or a run
+    directory): the path, the simulation count and the search settings."""
     import os
 
     head, sep, tail = spec.rpartition(":")
-    if sep and tail.isdigit() and os.path.exists(head):
-        return head, int(tail)
+    sims, _, rest = tail.partition(",")
+    if sep and sims.strip().isdigit() and os.path.exists(head):
+        return head, int(sims), [p.strip() for p in rest.split(",") if p.strip()]
     if os.path.exists(spec):
-        return spec, DEFAULT_NETWORK_SIMULATIONS
-    return None, 0
+        return spec, DEFAULT_NETWORK_SIMULATIONS, []
+    return None, 0, []
 
 
 DEFAULT_NETWORK_SIMULATIONS = 400
 
 
 def network_player(path: str, game: Game, simulations: int = DEFAULT_NETWORK_SIMULATIONS, seed=None,
-                   device: str = "auto") -> "MCTSPlayer":
-    """Our search guided by the network in a checkpoint (or a run directory's best one)."""
-    import mcts
+                   device: str = "auto", settings: list[str] | None = None, name: str | None = None) -> "MCTSPlayer":
+    """Our search guided by the network in a checkpoint (or a run directory's best one);
+    `settings` are `key=value` search settings over the defaults below."""
     from engine.checkpoint import CheckpointError, load, network_from, resolve_path
     from engine.inference import NetworkEvaluator
 
@@ -358,5 +376,8 @@ def network_player(path: str, game: Game, simulations: int = DEFAULT_NETWORK_SIM
         net = network_from(load(file, game.name), game)
     except CheckpointError as e:
         raise PlayerSpecError(str(e)) from None
-    config = mcts.SearchConfig(num_simulations=simulations, leaves_per_wave=max(1, min(16, simulations // 64)))
-    return MCTSPlayer(game, config, seed=seed, name=f"{path}:{simulations}", evaluator=NetworkEvaluator(net, device))
+    spec = name or f"{path}:{simulations}"
+    defaults = {"num_simulations": simulations, "leaves_per_wave": max(1, min(16, simulations // 64)), "win_check": True}
+    config, _, given_seed = _search_settings(settings or [], spec, defaults, rollouts=False)
+    return MCTSPlayer(game, _search_config(config, spec), seed=given_seed or seed, name=spec,
+                      evaluator=NetworkEvaluator(net, device))

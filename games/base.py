@@ -101,6 +101,9 @@ class Game:
     num_actions: int
     observation_shape: tuple[int, int, int]
     num_players: int = 2
+    # whether one move can end the game with a win for its player (k in a row: yes; Go, Othello:
+    # not in a way worth checking); search's win_check looks for such moves only in these games
+    wins_in_one_move: bool = False
 
     def new_initial_state(self) -> State:
         raise NotImplementedError

@@ -136,6 +136,7 @@ class MNKGame(NativeGame, kernels=globals()):
     """Base class of the k-in-a-row games; subclasses give the name and notation."""
 
     symbols = {0: ".", 1: "X", 2: "O"}
+    wins_in_one_move = True
 
     def __init__(self, name: str, height: int, width: int, connect: int, gravity: bool):
         if height < 1 or width < 1 or connect < 1:

@@ -37,6 +37,7 @@ class SearchConfig:
     c_visit: float = 50.0  # Gumbel: sigma(q) = (c_visit + max N) * c_scale * q
     c_scale: float = 1.0
     temperature: float = 0.0  # PUCT action choice: 0 = most visited, else sample N^(1/T)
+    win_check: bool = False  # games whose moves can win at once: a node with a winning move is solved on expansion
 
     def __post_init__(self):
         problems = []
@@ -121,8 +122,8 @@ class SearchTree:
         next search on the position after `action` continues from it."""
         t = self.tree
         child = t.children[b, 0, action] if self.valid[b] else -1
-        if child < 0 or not t.expanded[b, child]:
-            self.valid[b] = False
+        if child < 0 or not t.expanded[b, child] or (t.solved[b, child] and (t.children[b, child] < 0).all()):
+            self.valid[b] = False  # nothing searched below (a node solved by the win check)
             return
         order, remap = K.subtree_order(t.children, b, int(child), int(t.num_nodes[b]))
         n = len(order)
@@ -198,6 +199,26 @@ def _expand(game: Game, tree: SearchTree, parents, actions: np.ndarray):
     return kids, masks, terminal, returns0, obs, players
 
 
+def _winning_moves(game: Game, native: bool, states, masks: np.ndarray, players: np.ndarray) -> np.ndarray:
+    """(n, A): the legal moves that end the game with a win for the player to move. Only games
+    whose rules let one move win (`wins_in_one_move`) are checked; for others all False."""
+    wins = np.zeros(masks.shape, bool)
+    if not getattr(game, "wins_in_one_move", False) or not len(masks):
+        return wins
+    rows, acts = np.nonzero(masks)
+    if native:
+        out = game.step_batch(states[rows], acts)
+        terminal, returns = out.terminal, out.returns
+    else:
+        kids = [states[r].child(int(a)) for r, a in zip(rows.tolist(), acts.tolist())]
+        terminal = np.array([k.is_terminal() for k in kids])
+        returns = np.array([k.returns() for k in kids], np.float32).reshape(len(kids), -1)
+    mover = np.asarray(players, np.int64)[rows]
+    won = terminal & (returns[np.arange(len(rows)), np.minimum(mover, returns.shape[1] - 1)] >= 1.0)
+    wins[rows[won], acts[won]] = True
+    return wins
+
+
 def _normalised(priors: np.ndarray, masks: np.ndarray) -> np.ndarray:
     """Priors restricted to legal moves and summing to 1."""
     p = np.where(masks, priors, 0).astype(np.float32, copy=False)
@@ -208,7 +229,8 @@ def _to_player0(values: np.ndarray, players: np.ndarray) -> np.ndarray:
     return np.where(players == 0, values, -values).astype(np.float32)
 
 
-def _init_roots(game, tree: SearchTree, states: list[State], todo: np.ndarray, evaluator) -> None:
+def _init_roots(game, tree: SearchTree, states: list[State], todo: np.ndarray, evaluator,
+                win_check: bool = False) -> None:
     t = tree.tree
     t.visits[todo] = 0
     t.value_sum[todo] = 0
@@ -232,6 +254,10 @@ def _init_roots(game, tree: SearchTree, states: list[State], todo: np.ndarray, e
         eval_states = [s.clone() for s in roots]
     priors, values = evaluator.evaluate(obs, masks, states=eval_states)
     priors = _normalised(priors, masks)
+    if win_check:  # a root with a winning move puts most of its prior there: found at the first visit
+        wins = _winning_moves(game, tree.native, eval_states, masks, players)
+        has = wins.any(axis=1)
+        priors[has] = 0.9 * wins[has] / wins[has].sum(axis=1, keepdims=True) + 0.1 * priors[has]
     t.prior[todo, 0] = priors
     t.legal[todo, 0] = masks
     t.to_play[todo, 0] = players
@@ -288,7 +314,7 @@ def search(game: Game, states, evaluator, config: SearchConfig | None = None, rn
     todo = np.array([b for b in range(batch) if not tree.matches(b, states[b])], np.int64)
     tree.ensure_capacity(int(tree.tree.num_nodes.max(initial=0)) + config.num_simulations + 1)
     if len(todo):
-        _init_roots(game, tree, states, todo, evaluator)
+        _init_roots(game, tree, states, todo, evaluator, config.win_check)
     _prepare_roots(tree, config, rng)
     _run(game, tree, evaluator, config)
     return _result(tree, config, rng)
@@ -322,6 +348,14 @@ def _run(game: Game, tree: SearchTree, evaluator, config: SearchConfig) -> None:
             parents = tree.state_rows(b_idx, parent_nodes)
             kids, masks, terminal, returns0, obs, players = _expand(game, tree, parents, actions)
             tree.store(b_idx, leaf_nodes, kids)
+            if config.win_check:  # a leaf whose mover can win at once is solved: a win for that mover
+                live = np.flatnonzero(~terminal)
+                live_states = kids[live] if tree.native else [kids[i] for i in live]
+                won = live[_winning_moves(game, tree.native, live_states, masks[live], players[live]).any(axis=1)]
+                terminal = terminal.copy()
+                terminal[won] = True
+                returns0 = returns0.copy()
+                returns0[won] = np.where(players[won] == 0, 1.0, -1.0)
             if not terminal.any():  # the common wave: evaluate everything, no copies
                 p, v = evaluator.evaluate(obs, masks, states=kids)
                 priors = _normalised(p, masks)
@@ -365,10 +399,12 @@ def _result(tree: SearchTree, config: SearchConfig, rng: np.random.Generator) ->
     else:
         policy = visits / np.maximum(visits.sum(axis=1, keepdims=True), 1)
         actions = _puct_actions(t, visits, config.temperature, rng)
-    for b in range(B):  # a proven win at the root is played, whatever the counts say
+    for b in range(B):  # a proven win at the root is played and is the policy target, whatever the counts say
         win = _proven_win(t, b)
         if win >= 0:
             actions[b] = win
+            policy[b] = 0.0
+            policy[b, win] = 1.0
     assert np.all(legal[np.arange(B), actions])
     return SearchResult(visits, policy.astype(np.float32), t.root_value(), actions, tree)
 

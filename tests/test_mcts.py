@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import numpy as np
@@ -216,3 +217,44 @@ def test_bad_input():
     with pytest.raises(ValueError, match="finished"):
         mcts.search(game, [done], mcts.UniformEvaluator())
 
+
+
+class BlindEvaluator:
+    """A network with a blind spot: column g gets almost no prior and every value is 0."""
+
+    def evaluate(self, observations, legal_masks, states=None):
+        priors = legal_masks.astype(np.float32)
+        priors[:, 6] *= 1e-4
+        return priors, np.zeros(len(legal_masks), np.float32)
+
+
+@pytest.mark.parametrize("name", ["connect4", "openspiel:connect_four"])
+def test_win_check_repairs_a_blind_spot_for_winning_and_blocking(name):
+    game = games.make(name)
+    game.wins_in_one_move = True  # native k-in-a-row games say so; here the OpenSpiel twin too
+    # O holds three on the bottom row (d1, e1, f1) with g1 open; b1 and c1 are X's
+    moves = "2 5 1 3 1 3 3 5 3 4".split()  # columns c f b d b d d f d e
+    block = play(game, moves)  # X to move: only g holds
+    win = play(game, moves + ["4"])  # X did not block: O wins at g
+    blind = mcts.SearchConfig(num_simulations=64, leaves_per_wave=2)
+    found = mcts.search(game, [block, win], BlindEvaluator(), blind, rng=0)
+    assert found.action.tolist() != [6, 6]  # the blind spot decides without the check
+    checked = mcts.search(game, [block, win], BlindEvaluator(), dataclasses.replace(blind, win_check=True), rng=0)
+    assert checked.action.tolist() == [6, 6]
+    np.testing.assert_array_equal(checked.policy_target[1], np.eye(7, dtype=np.float32)[6])  # a proven win
+    assert checked.root_value[1] == 1.0
+    t = checked.tree.tree
+    for a in range(6):  # every other move lets O win next move, and the search proved it
+        child = t.children[0, 0, a]
+        assert child >= 0 and t.solved[0, child] and t.solved_value[0, child] == -1.0  # player 1 (O) wins
+    checked.tree.advance(0, 0)  # such a node has nothing searched below it: tree reuse starts afresh
+    assert not checked.tree.valid[0]
+
+
+def test_win_check_leaves_games_without_one_move_wins_alone():
+    game = games.make("go(size=5)")
+    state = play(game, ["C3"])
+    ev = HashEvaluator()
+    plain = mcts.search(game, [state], ev, mcts.SearchConfig(num_simulations=200), rng=0)
+    checked = mcts.search(game, [state], ev, mcts.SearchConfig(num_simulations=200, win_check=True), rng=0)
+    np.testing.assert_array_equal(plain.visit_counts, checked.visit_counts)

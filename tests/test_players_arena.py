@@ -147,11 +147,18 @@ def test_elo_and_interval():
 @pytest.mark.parametrize("spec, fragment", [
     ("alphago", "valid forms"), ("mcts", "simulation count"), ("mcts:-5", "at least 1"),
     ("mcts:100,warp=9", "unknown setting"), ("mcts:100,c_init=abc", "bad value"), ("minimax:x", "whole number"),
-    ("openspiel-mcts", "simulation count"),
+    ("openspiel-mcts", "simulation count"), ("mcts:100,win_check=maybe", "bad value"),
 ])
 def test_bad_player_specs(spec, fragment):
     with pytest.raises(PlayerSpecError, match=fragment):
         make_player(spec, games.make("connect4"))
+
+
+def test_search_settings_in_player_specs_keep_their_types():
+    game = games.make("connect4")
+    assert make_player("mcts:100,win_check=true,leaves_per_wave=4", game).config.win_check is True
+    assert make_player("mcts:100,win_check=0", game).config.win_check is False
+    assert make_player("mcts:100,leaves_per_wave=4", game).config.leaves_per_wave == 4
 
 
 def test_exact_minimax_refuses_large_games():

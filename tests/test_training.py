@@ -135,6 +135,27 @@ def test_forks_branch_off_after_a_random_move_and_record_only_searched_play():
     assert plain.games == 8
 
 
+def test_value_targets_mix_the_game_result_with_the_root_value():
+    import mcts
+    from training.config import TrainConfig
+    from training.selfplay import play_games
+
+    game = games.make("connect4")
+    config = TrainConfig(games_per_iteration=6, simulations=16, fast_simulations=4, full_search_share=0.5)
+
+    def targets(share):  # the same seed plays the same games: the mix changes targets, not play
+        return play_games(game, mcts.UniformEvaluator(), dataclasses.replace(config, root_value_share=share),
+                          np.random.default_rng(3))
+
+    results, roots, mixed = targets(0.0), targets(1.0), targets(0.25)
+    assert set(np.unique(results.values)) <= {-1.0, 0.0, 1.0}
+    assert np.array_equal(results.observations, roots.observations)
+    assert np.all(np.abs(roots.values) <= 1.0) and not set(np.unique(roots.values)) <= {-1.0, 0.0, 1.0}
+    np.testing.assert_allclose(mixed.values, 0.75 * results.values + 0.25 * roots.values, atol=1e-6)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        config.override(root_value_share="1.5")
+
+
 def test_tree_reuse_carries_visits_into_the_next_search(monkeypatch):
     import mcts
     from training.config import TrainConfig
@@ -286,6 +307,22 @@ def test_bad_checkpoints_give_one_sentence(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "not for connect4" in proc.stderr and "Traceback" not in proc.stderr
     assert os.path.exists(other_game)
+
+
+def test_checkpoint_players_take_search_settings(tmp_path):
+    game = games.make("tictactoe")
+    net = PolicyValueNet((3, 3, 3), 9, NetworkConfig(1, 8))
+    path = tmp_path / "ttt.pt"
+    checkpoint.save(str(path), {"model": net.state_dict(), "meta": {"game": "tictactoe",
+                    "network": NetworkConfig(1, 8).to_dict(), "observation_shape": [3, 3, 3], "num_actions": 9}})
+    plain = make_player(f"{path}:50", game)
+    assert plain.config.num_simulations == 50 and plain.config.win_check and plain.name == f"{path}:50"
+    tuned = make_player(f"{path}:50,c_init=0.8,win_check=false,leaves_per_wave=2", game)
+    assert (tuned.config.c_init, tuned.config.win_check, tuned.config.leaves_per_wave) == (0.8, False, 2)
+    for spec, fragment in [(f"{path}:50,rollouts=2", "unknown setting 'rollouts'"), (f"{path}:50,c_init", "key=value"),
+                           (f"{path}:50,leaves_per_wave=0", "leaves_per_wave must be at least 1")]:
+        with pytest.raises(PlayerSpecError, match=fragment):
+            make_player(spec, game)
 
 
 def test_replay_chunks_are_pruned_to_the_window_and_reloaded(tmp_path):

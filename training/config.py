@@ -27,11 +27,13 @@ class TrainConfig:
     algorithm: str = "puct"
     leaves_per_wave: int = 4
     dirichlet_fraction: float = 0.25
+    win_check: bool = True  # search solves a node whose mover can win at once (k-in-a-row games)
     temperature_moves: int = 4  # moves sampled from the visit counts before playing the best
     random_opening_share: float = 0.0  # share of games that open with random, unrecorded moves
     random_opening_moves: int = 0  # at most this many (uniform from 1)
     fork_share: float = 0.0  # chance per move that a copy of the game branches off after a random move
     tree_reuse: bool = False  # each game's next search starts from the subtree of the move played
+    root_value_share: float = 0.0  # value target = (1 - share) * game result + share * full search's root value
     resign_threshold: float = -1.0  # resign when the searched value is below this (-1: never)
     resign_playout_share: float = 0.1  # games played out anyway, to count false resignations
     # learning
@@ -71,6 +73,8 @@ class TrainConfig:
                     clean[key] = str(value)
             except ValueError:
                 raise ValueError(f"training setting {key} needs a {type(default).__name__}, not {value!r}.") from None
+            if key.endswith("_share") and not 0.0 <= clean[key] <= 1.0:
+                raise ValueError(f"training setting {key} is a share and must be between 0 and 1, not {value!r}.")
         return dataclasses.replace(self, **clean)
 
     def to_toml(self) -> str:

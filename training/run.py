@@ -232,7 +232,7 @@ class Trainer:
 
         cfg = self.config
         search = mcts.SearchConfig(num_simulations=cfg.eval_simulations,
-                                   leaves_per_wave=max(1, cfg.eval_simulations // 64))
+                                   leaves_per_wave=max(1, cfg.eval_simulations // 64), win_check=cfg.win_check)
         evaluator = NetworkEvaluator(self.net, str(self.device), precision=cfg.precision)
         results = {}
         for spec in [s.strip() for s in cfg.eval_opponents.split(",") if s.strip()]:

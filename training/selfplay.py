@@ -16,6 +16,10 @@ iteration): a copy plays one uniformly random move and continues as a game of it
 from the position after that move; the original goes on unchanged. Mid-game mistakes then get
 punished and learned from (KataGo's side branches), again without spoiling any value target.
 
+With `root_value_share` = m, a recorded position's value target is (1 - m) * the game's result
++ m * the full search's root value, which is far less noisy than one game's result (a won game
+may hold moves that threw the win away, undone by a later blunder of the other side).
+
 With `tree_reuse`, each game's next search continues from the subtree of the move it played
 (AlphaZero's reuse), so a search of N simulations adds N to the visits already there; root noise
 is drawn afresh on every search.
@@ -23,6 +27,7 @@ is drawn afresh on every search.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,7 +41,7 @@ from training.config import TrainConfig
 class SelfPlayBatch:
     observations: np.ndarray  # (N, C, H, W) float32
     policies: np.ndarray  # (N, A) float32 search policy targets
-    values: np.ndarray  # (N,) float32 final result for the player to move
+    values: np.ndarray  # (N,) float32 value targets for the player to move (final result, maybe mixed with the root value)
     games: int
     moves: int  # all moves played, recorded or not
     search_seconds: float
@@ -60,11 +65,11 @@ def play_games(game, evaluator, config: TrainConfig, rng: np.random.Generator) -
 
     n = config.games_per_iteration
     states = [opening_state(game, config, rng) for _ in range(n)]
-    records: list[list[tuple[np.ndarray, np.ndarray, int]]] = [[] for _ in range(n)]
+    records: list[list[tuple[np.ndarray, np.ndarray, int, float]]] = [[] for _ in range(n)]
     full = mcts.SearchConfig(num_simulations=config.simulations, algorithm=config.algorithm,
-                             leaves_per_wave=config.leaves_per_wave, dirichlet_fraction=config.dirichlet_fraction)
-    fast = mcts.SearchConfig(num_simulations=config.fast_simulations, algorithm=config.algorithm,
-                             leaves_per_wave=config.leaves_per_wave)
+                             leaves_per_wave=config.leaves_per_wave, dirichlet_fraction=config.dirichlet_fraction,
+                             win_check=config.win_check)
+    fast = dataclasses.replace(full, num_simulations=config.fast_simulations, dirichlet_fraction=0.0)
     moves = 0
     search_seconds = 0.0
     live = list(range(n))  # random openings never end a game
@@ -95,8 +100,9 @@ def play_games(game, evaluator, config: TrainConfig, rng: np.random.Generator) -
                     winner_by_resignation[i] = 1 - s.current_player()
                     continue
             if is_full:
-                records[i].append((s.observation(), result.policy_target[j], s.current_player()))
-            visits = result.visit_counts[j].astype(np.float64)
+                records[i].append((s.observation(), result.policy_target[j], s.current_player(), float(result.root_value[j])))
+            # PUCT's policy target is the visit share, except that a proven win takes all of it
+            visits = (result.policy_target[j] if config.algorithm == "puct" else result.visit_counts[j]).astype(np.float64)
             if len(s.history()) < config.temperature_moves and visits.sum() > 0:
                 action = int(rng.choice(len(visits), p=visits / visits.sum()))
             else:
@@ -127,10 +133,11 @@ def play_games(game, evaluator, config: TrainConfig, rng: np.random.Generator) -
             returns = s.returns()
             false_resignations += sum(1 for p in would_resign[i] if returns[p] >= 0)
             owner = ownership(s) if ownership else None  # player 0's view
-        for o, p, player in rec:
+        m = config.root_value_share
+        for o, p, player, q in rec:
             obs.append(o)
             pol.append(p)
-            val.append(returns[player])
+            val.append((1.0 - m) * returns[player] + m * q)
             if ownership:
                 own.append(owner if player == 0 else -owner)
     A = game.num_actions
