@@ -41,7 +41,8 @@ def batched(game, seconds: float, device: str, games_in_lockstep: int = 128) -> 
 
 def sequential(game, seconds: float, device: str) -> dict:
     ev = _evaluator(game, device)
-    config = mcts.SearchConfig(num_simulations=SIMULATIONS, leaves_per_wave=1, dirichlet_fraction=0.25)
+    config = mcts.SearchConfig(num_simulations=SIMULATIONS, leaves_per_wave=1, dirichlet_fraction=0.25,
+                               win_check=TrainConfig().win_check)  # the same search as the batched side
     rng = np.random.default_rng(0)
     moves, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
