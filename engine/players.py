@@ -339,13 +339,13 @@ def make_player(spec: str, game: Game, seed: int | None = None) -> Player:
         except ValueError:
             raise PlayerSpecError(f"the GNU Go level in {s!r} must be a whole number 0-10.") from None
         return GnuGoPlayer(game, level)
-    path, sims, settings = _path_and_sims(s)
+    path, sims, settings = _network_spec(s)
     if path is not None:
         return network_player(path, game, sims, seed, settings=settings, name=s if settings else None)
     raise PlayerSpecError(f"unknown player {spec!r}; valid forms: {', '.join(SPEC_FORMS)}.")
 
 
-def _path_and_sims(spec: str) -> tuple[str | None, int, list[str]]:
+def _network_spec(spec: str) -> tuple[str | None, int, list[str]]:
     """`PATH` or `PATH:SIMS[,key=value...]` when PATH exists (a checkpoint file or a run
     directory): the path, the simulation count and the search settings."""
     import os

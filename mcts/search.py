@@ -352,9 +352,7 @@ def _run(game: Game, tree: SearchTree, evaluator, config: SearchConfig) -> None:
                 live = np.flatnonzero(~terminal)
                 live_states = kids[live] if tree.native else [kids[i] for i in live]
                 won = live[_winning_moves(game, tree.native, live_states, masks[live], players[live]).any(axis=1)]
-                terminal = terminal.copy()
-                terminal[won] = True
-                returns0 = returns0.copy()
+                terminal[won] = True  # both arrays are this wave's own
                 returns0[won] = np.where(players[won] == 0, 1.0, -1.0)
             if not terminal.any():  # the common wave: evaluate everything, no copies
                 p, v = evaluator.evaluate(obs, masks, states=kids)
