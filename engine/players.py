@@ -362,6 +362,12 @@ def _network_spec(spec: str) -> tuple[str | None, int, list[str]]:
 DEFAULT_NETWORK_SIMULATIONS = 400
 
 
+def network_search_settings(simulations: int) -> dict:
+    """How a network player searches unless told otherwise (training's evaluation agent too):
+    SIMS/64 leaves per wave (1..16) and the win check."""
+    return {"num_simulations": simulations, "leaves_per_wave": max(1, min(16, simulations // 64)), "win_check": True}
+
+
 def network_player(path: str, game: Game, simulations: int = DEFAULT_NETWORK_SIMULATIONS, seed=None,
                    device: str = "auto", settings: list[str] | None = None, name: str | None = None) -> "MCTSPlayer":
     """Our search guided by the network in a checkpoint (or a run directory's best one);
@@ -377,7 +383,6 @@ def network_player(path: str, game: Game, simulations: int = DEFAULT_NETWORK_SIM
     except CheckpointError as e:
         raise PlayerSpecError(str(e)) from None
     spec = name or f"{path}:{simulations}"
-    defaults = {"num_simulations": simulations, "leaves_per_wave": max(1, min(16, simulations // 64)), "win_check": True}
-    config, _, given_seed = _search_settings(settings or [], spec, defaults, rollouts=False)
+    config, _, given_seed = _search_settings(settings or [], spec, network_search_settings(simulations), rollouts=False)
     return MCTSPlayer(game, _search_config(config, spec), seed=given_seed or seed, name=spec,
                       evaluator=NetworkEvaluator(net, device))

@@ -228,11 +228,10 @@ class Trainer:
     def _evaluate(self) -> dict:
         import mcts
         from engine.arena import play_match_lockstep
-        from engine.players import PlayerSpecError, make_player
+        from engine.players import PlayerSpecError, make_player, network_search_settings
 
         cfg = self.config
-        search = mcts.SearchConfig(num_simulations=cfg.eval_simulations,
-                                   leaves_per_wave=max(1, cfg.eval_simulations // 64), win_check=cfg.win_check)
+        search = mcts.SearchConfig(**{**network_search_settings(cfg.eval_simulations), "win_check": cfg.win_check})
         evaluator = NetworkEvaluator(self.net, str(self.device), precision=cfg.precision)
         results = {}
         for spec in [s.strip() for s in cfg.eval_opponents.split(",") if s.strip()]:

@@ -17,8 +17,8 @@ from the position after that move; the original goes on unchanged. Mid-game mist
 punished and learned from (KataGo's side branches), again without spoiling any value target.
 
 With `root_value_share` = m, a recorded position's value target is (1 - m) * the game's result
-+ m * the full search's root value, which is far less noisy than one game's result (a won game
-may hold moves that threw the win away, undone by a later blunder of the other side).
++ m * the full search's root value: less noisy than one game's result (a won game may hold moves
+that threw the win away, undone by a later blunder), though biased by the network that searched.
 
 With `tree_reuse`, each game's next search continues from the subtree of the move it played
 (AlphaZero's reuse), so a search of N simulations adds N to the visits already there; root noise
