@@ -184,6 +184,35 @@ def test_tree_reuse_carries_visits_into_the_next_search(monkeypatch):
     assert len(reused.values) == reused.moves and np.isin(reused.values, [-1, 0, 1]).all()
 
 
+def test_continuous_self_play_keeps_the_lockstep_full_and_carries_games_over(monkeypatch):
+    import mcts
+    from training.config import TrainConfig
+    from training.selfplay import SelfPlay, play_games
+
+    widths = []
+    search = mcts.search
+
+    def counting(game, states, *args, **kwargs):
+        widths.append(len(states))
+        return search(game, states, *args, **kwargs)
+
+    monkeypatch.setattr(mcts, "search", counting)
+    game = games.make("connect4")
+    config = TrainConfig(games_per_iteration=8, simulations=8, fast_simulations=8, full_search_share=1.0,
+                         temperature_moves=42, random_opening_share=0.0)
+    selfplay, rng = SelfPlay(game, config), np.random.default_rng(0)
+    batches = [selfplay.play(mcts.UniformEvaluator(), rng) for _ in range(3)]
+    assert set(widths) == {8}  # every search sees the whole lockstep, to the last move of each call
+    assert all(b.games >= 8 for b in batches) and np.isin(np.concatenate([b.values for b in batches]), [-1, 0, 1]).all()
+    assert any(len(g.state.history()) > 0 for g in selfplay.live)  # games still running carry over
+    # every searched move is recorded exactly once: in the batch of the call its game ended in,
+    # or still held by a running game
+    assert sum(b.moves for b in batches) == sum(len(b.values) for b in batches) + sum(len(g.records) for g in selfplay.live)
+    widths.clear()
+    ended = play_games(game, mcts.UniformEvaluator(), config, np.random.default_rng(0))
+    assert ended.games == 8 and widths[0] == 8 and widths[-1] < 8  # without refill the lockstep drains
+
+
 def test_a_short_run_leaves_a_complete_run_directory(tmp_path):
     run = tmp_path / "run"
     proc = train("tictactoe", *TINY, "iterations=2", "minutes=0", "--run-dir", str(run))

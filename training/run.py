@@ -34,7 +34,7 @@ from engine.inference import NetworkEvaluator, autocast, check_precision, resolv
 from engine.network import NetworkConfig, PolicyValueNet, default_config
 from training.config import TrainConfig
 from training.replay import ReplayBuffer
-from training.selfplay import play_games
+from training.selfplay import SelfPlay
 
 
 class RunError(ValueError):
@@ -101,6 +101,7 @@ class Trainer:
         self._build_model()
         self.replay = ReplayBuffer(config.replay_window, self.game.observation_shape, self.game.num_actions,
                                    self.net_config.ownership)
+        self.selfplay = SelfPlay(self.game, config)  # games still running are not saved: a resume starts afresh
         self.step = 0
         self.iteration = 0
         self.elapsed = 0.0  # seconds of training over all sessions of this run
@@ -283,7 +284,7 @@ class Trainer:
         cfg = self.config
         t0 = time.perf_counter()
         evaluator = NetworkEvaluator(self.net, str(self.device), precision=cfg.precision)
-        batch = play_games(self.game, evaluator, cfg, self.rng)
+        batch = self.selfplay.play(evaluator, self.rng)
         t_selfplay = time.perf_counter() - t0
         owners = batch.owners if self.net_config.ownership else None
         self.replay.add(batch.observations, batch.policies, batch.values, owners)

@@ -23,12 +23,18 @@ that threw the win away, undone by a later blunder), though biased by the networ
 With `tree_reuse`, each game's next search continues from the subtree of the move it played
 (AlphaZero's reuse), so a search of N simulations adds N to the visits already there; root noise
 is drawn afresh on every search.
+
+Training plays through a `SelfPlay` whose games outlive an iteration: whenever a game ends, a new
+one takes its place, and games still running when the iteration has its games go on under the
+next network. Every search then sees the full lockstep, where games that all start together
+and stop together spend their last moves waiting on the longest game with ever smaller network
+batches (docs/METHODS.md, "Continuous self-play", has the figures).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -60,90 +66,124 @@ def opening_state(game, config: TrainConfig, rng: np.random.Generator):
     return state
 
 
-def play_games(game, evaluator, config: TrainConfig, rng: np.random.Generator) -> SelfPlayBatch:
-    import time
+@dataclass
+class _Game:
+    state: object
+    play_out: bool  # never resigns, so that false resignations can be counted
+    records: list = field(default_factory=list)  # (observation, policy target, player, root value)
+    would_resign: set = field(default_factory=set)  # sides that would have resigned (played-out games)
+    resigned_winner: int | None = None
 
-    n = config.games_per_iteration
-    states = [opening_state(game, config, rng) for _ in range(n)]
-    records: list[list[tuple[np.ndarray, np.ndarray, int, float]]] = [[] for _ in range(n)]
-    full = mcts.SearchConfig(num_simulations=config.simulations, algorithm=config.algorithm,
-                             leaves_per_wave=config.leaves_per_wave, dirichlet_fraction=config.dirichlet_fraction,
-                             win_check=config.win_check)
-    fast = dataclasses.replace(full, num_simulations=config.fast_simulations, dirichlet_fraction=0.0)
-    moves = 0
-    search_seconds = 0.0
-    live = list(range(n))  # random openings never end a game
-    resigning = config.resign_threshold > -1.0
-    play_out = list(rng.random(n) < config.resign_playout_share)  # these games never resign
-    winner_by_resignation: dict[int, int] = {}
-    would_resign: list[set] = [set() for _ in range(n)]
-    forks = 0
-    tree, rows = None, {}  # with tree_reuse: the last search's trees, and each game's row in them
-    while live:
-        is_full = rng.random() < config.full_search_share
-        t0 = time.perf_counter()
-        if tree is not None:
-            order = [rows.get(i, -1) for i in live]
-            if order != list(range(tree.tree.batch)):
-                tree = tree.select(order)
-        result = mcts.search(game, [states[i] for i in live], evaluator, full if is_full else fast, rng, tree)
-        if config.tree_reuse:
-            tree, rows = result.tree, {i: j for j, i in enumerate(live)}
-        search_seconds += time.perf_counter() - t0
-        born: list[int] = []  # forks made this step join the next search
-        for j, i in enumerate(live):
-            s = states[i]
-            if resigning and result.root_value[j] < config.resign_threshold:
-                if play_out[i]:
-                    would_resign[i].add(s.current_player())
-                else:
-                    winner_by_resignation[i] = 1 - s.current_player()
-                    continue
-            if is_full:
-                records[i].append((s.observation(), result.policy_target[j], s.current_player(), float(result.root_value[j])))
-            # PUCT's policy target is the visit share, except that a proven win takes all of it
-            visits = (result.policy_target[j] if config.algorithm == "puct" else result.visit_counts[j]).astype(np.float64)
-            if len(s.history()) < config.temperature_moves and visits.sum() > 0:
-                action = int(rng.choice(len(visits), p=visits / visits.sum()))
-            else:
-                action = int(result.action[j])
-            s.apply_action(action)
+
+class SelfPlay:
+    """Self-play games in lockstep. With `refill` (training), each `play` call keeps
+    `games_per_iteration` games running, starting a new game whenever one ends, and returns once
+    that many games plus the call's forks have ended, as a call without refill would; games still
+    running carry over to the next call, under that call's evaluator. Without it, `play` starts `games_per_iteration`
+    games and plays them all to the end."""
+
+    def __init__(self, game, config: TrainConfig, refill: bool = True):
+        self.game, self.config, self.refill = game, config, refill
+        self.live: list[_Game] = []
+
+    def _start(self, rng: np.random.Generator) -> _Game:
+        return _Game(opening_state(self.game, self.config, rng), bool(rng.random() < self.config.resign_playout_share))
+
+    def play(self, evaluator, rng: np.random.Generator) -> SelfPlayBatch:
+        import time
+
+        config = self.config
+        n = config.games_per_iteration
+        full = mcts.SearchConfig(num_simulations=config.simulations, algorithm=config.algorithm,
+                                 leaves_per_wave=config.leaves_per_wave, dirichlet_fraction=config.dirichlet_fraction,
+                                 win_check=config.win_check)
+        fast = dataclasses.replace(full, num_simulations=config.fast_simulations, dirichlet_fraction=0.0)
+        if not self.refill:
+            self.live = [self._start(rng) for _ in range(n)]
+        ended: list[_Game] = []
+        forks = moves = 0
+        search_seconds = 0.0
+        resigning = config.resign_threshold > -1.0
+        tree, rows = None, {}  # with tree_reuse: the last search's trees, and each game's row in them
+        while True:
+            if self.refill:
+                if len(ended) >= n + forks:
+                    break
+                self.live += [self._start(rng) for _ in range(n - len(self.live))]
+            elif not self.live:
+                break
+            is_full = rng.random() < config.full_search_share
+            t0 = time.perf_counter()
             if tree is not None:
-                tree.advance(j, action)
-            moves += 1
-            if forks < n and config.fork_share > 0 and not s.is_terminal() and rng.random() < config.fork_share:
-                fork = s.clone()
-                fork.apply_action(int(rng.choice(fork.legal_actions())))
-                if not fork.is_terminal():
-                    states.append(fork)
-                    records.append([])
-                    would_resign.append(set())
-                    play_out.append(False)
-                    born.append(len(states) - 1)
-                    forks += 1
-        live = [i for i in live + born if not states[i].is_terminal() and i not in winner_by_resignation]
-    obs, pol, val, own = [], [], [], []
-    false_resignations = 0
-    ownership = getattr(game, "ownership", None)
-    for i, (s, rec) in enumerate(zip(states, records)):
-        if i in winner_by_resignation:
-            returns = np.array([1.0, -1.0] if winner_by_resignation[i] == 0 else [-1.0, 1.0], np.float32)
-            owner = np.full(game.observation_shape[1:], np.nan, np.float32) if ownership else None
-        else:
-            returns = s.returns()
-            false_resignations += sum(1 for p in would_resign[i] if returns[p] >= 0)
-            owner = ownership(s) if ownership else None  # player 0's view
-        m = config.root_value_share
-        for o, p, player, q in rec:
-            obs.append(o)
-            pol.append(p)
-            val.append((1.0 - m) * returns[player] + m * q)
-            if ownership:
-                own.append(owner if player == 0 else -owner)
-    A = game.num_actions
-    return SelfPlayBatch(
-        np.stack(obs).astype(np.float32) if obs else np.zeros((0, *game.observation_shape), np.float32),
-        np.stack(pol).astype(np.float32) if pol else np.zeros((0, A), np.float32),
-        np.asarray(val, np.float32), len(states), moves, search_seconds, len(winner_by_resignation), false_resignations,
-        sum(len(w) for w in would_resign),
-        (np.stack(own) if own else np.zeros((0, *game.observation_shape[1:]), np.float32)) if ownership else None)
+                order = [rows.get(id(g), -1) for g in self.live]
+                if order != list(range(tree.tree.batch)):
+                    tree = tree.select(order)
+            result = mcts.search(self.game, [g.state for g in self.live], evaluator, full if is_full else fast, rng, tree)
+            if config.tree_reuse:
+                tree, rows = result.tree, {id(g): j for j, g in enumerate(self.live)}
+            search_seconds += time.perf_counter() - t0
+            born: list[_Game] = []  # forks made this step join the next search
+            for j, g in enumerate(self.live):
+                s = g.state
+                if resigning and result.root_value[j] < config.resign_threshold:
+                    if g.play_out:
+                        g.would_resign.add(s.current_player())
+                    else:
+                        g.resigned_winner = 1 - s.current_player()
+                        continue
+                if is_full:
+                    g.records.append((s.observation(), result.policy_target[j], s.current_player(),
+                                      float(result.root_value[j])))
+                # PUCT's policy target is the visit share, except that a proven win takes all of it
+                visits = (result.policy_target[j] if config.algorithm == "puct" else result.visit_counts[j]).astype(np.float64)
+                if len(s.history()) < config.temperature_moves and visits.sum() > 0:
+                    action = int(rng.choice(len(visits), p=visits / visits.sum()))
+                else:
+                    action = int(result.action[j])
+                s.apply_action(action)
+                if tree is not None:
+                    tree.advance(j, action)
+                moves += 1
+                if forks < n and config.fork_share > 0 and not s.is_terminal() and rng.random() < config.fork_share:
+                    fork = s.clone()
+                    fork.apply_action(int(rng.choice(fork.legal_actions())))
+                    if not fork.is_terminal():
+                        born.append(_Game(fork, False))
+                        forks += 1
+            ended += [g for g in self.live if g.state.is_terminal() or g.resigned_winner is not None]
+            self.live = [g for g in self.live + born if not g.state.is_terminal() and g.resigned_winner is None]
+        return self._batch(ended, moves, search_seconds)
+
+    def _batch(self, ended: list[_Game], moves: int, search_seconds: float) -> SelfPlayBatch:
+        game = self.game
+        obs, pol, val, own = [], [], [], []
+        false_resignations = 0
+        ownership = getattr(game, "ownership", None)
+        for g in ended:
+            if g.resigned_winner is not None:
+                returns = np.array([1.0, -1.0] if g.resigned_winner == 0 else [-1.0, 1.0], np.float32)
+                owner = np.full(game.observation_shape[1:], np.nan, np.float32) if ownership else None
+            else:
+                returns = g.state.returns()
+                false_resignations += sum(1 for p in g.would_resign if returns[p] >= 0)
+                owner = ownership(g.state) if ownership else None  # player 0's view
+            m = self.config.root_value_share
+            for o, p, player, q in g.records:
+                obs.append(o)
+                pol.append(p)
+                val.append((1.0 - m) * returns[player] + m * q)
+                if ownership:
+                    own.append(owner if player == 0 else -owner)
+        A = game.num_actions
+        return SelfPlayBatch(
+            np.stack(obs).astype(np.float32) if obs else np.zeros((0, *game.observation_shape), np.float32),
+            np.stack(pol).astype(np.float32) if pol else np.zeros((0, A), np.float32),
+            np.asarray(val, np.float32), len(ended), moves, search_seconds,
+            sum(g.resigned_winner is not None for g in ended), false_resignations,
+            sum(len(g.would_resign) for g in ended),
+            (np.stack(own) if own else np.zeros((0, *game.observation_shape[1:]), np.float32)) if ownership else None)
+
+
+def play_games(game, evaluator, config: TrainConfig, rng: np.random.Generator) -> SelfPlayBatch:
+    """`games_per_iteration` games (and their forks), all played to the end."""
+    return SelfPlay(game, config, refill=False).play(evaluator, rng)
