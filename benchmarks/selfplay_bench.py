@@ -22,25 +22,40 @@ NETWORK = NetworkConfig(blocks=4, channels=32)
 SIMULATIONS = 64
 GAMES_IN_LOCKSTEP = 128
 LEAVES_PER_WAVE = 2
+GAMES = ("connect4", "go9", "tictactoe", "othello", "gomoku")
 
 
 def _evaluator(game, device: str) -> NetworkEvaluator:
+    """A fresh evaluator, warmed up: the search kernels are compiled (or loaded from numba's
+    cache) and the network has run once before any clock starts."""
     net = PolicyValueNet(game.observation_shape, game.num_actions, NETWORK)
-    return NetworkEvaluator(net, device, cache_size=0)  # no cache: every position is a forward pass
+    ev = NetworkEvaluator(net, device, cache_size=0)  # no cache: every position is a forward pass
+    config = mcts.SearchConfig(num_simulations=8, leaves_per_wave=2, win_check=TrainConfig().win_check)
+    mcts.search(game, [game.new_initial_state() for _ in range(2)], ev, config, np.random.default_rng(0))
+    ev.seconds, ev.positions, ev.calls = 0.0, 0, 0
+    return ev
 
 
-def batched(game, seconds: float, device: str, games_in_lockstep: int = GAMES_IN_LOCKSTEP) -> dict:
+def batched(game, seconds: float, device: str, games_in_lockstep: int = GAMES_IN_LOCKSTEP,
+            refill: bool = True) -> dict:
+    """Self-play as training plays it; `refill=False` starts every game together and plays all
+    of them to the end before starting more, as self-play did before it was continuous."""
     ev = _evaluator(game, device)
     config = TrainConfig(games_per_iteration=games_in_lockstep, simulations=SIMULATIONS,
                          fast_simulations=SIMULATIONS, full_search_share=1.0, leaves_per_wave=LEAVES_PER_WAVE,
                          temperature_moves=8)
     rng = np.random.default_rng(0)
-    selfplay = SelfPlay(game, config)  # as training plays: a new game starts whenever one ends
+    selfplay = SelfPlay(game, config, refill)  # a new game starts whenever one ends
     moves, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         moves += selfplay.play(ev, rng).moves
     total = time.perf_counter() - t0
-    return {"positions_per_s": moves / total, "inference_share": ev.seconds / total, "evaluated": ev.positions}
+    return _figures(moves, total, ev)
+
+
+def _figures(moves: int, seconds: float, ev: NetworkEvaluator) -> dict:
+    return {"positions_per_s": moves / seconds, "inference_share": ev.seconds / seconds, "evaluated": ev.positions,
+            "mean_batch": ev.positions / max(ev.calls, 1)}
 
 
 def sequential(game, seconds: float, device: str) -> dict:
@@ -56,7 +71,7 @@ def sequential(game, seconds: float, device: str) -> dict:
             state.apply_action(int(result.action[0]))
             moves += 1
     total = time.perf_counter() - t0
-    return {"positions_per_s": moves / total, "inference_share": ev.seconds / total, "evaluated": ev.positions}
+    return _figures(moves, total, ev)
 
 
 def network_gain(game, seconds: float, device: str, batch: int = GAMES_IN_LOCKSTEP * LEAVES_PER_WAVE) -> float:
@@ -79,24 +94,25 @@ def network_gain(game, seconds: float, device: str, batch: int = GAMES_IN_LOCKST
     rounds = [(rate(one), rate(wave)) for _ in range(5)]
     return max(w for _, w in rounds) / max(o for o, _ in rounds)
 
+
 def main(seconds: float = 20.0, names: list[str] | None = None, device: str = "auto") -> list[dict]:
     rows = []
     print(f"network {NETWORK.blocks} blocks x {NETWORK.channels} channels, {SIMULATIONS} simulations per move")
     for name in names or ["connect4", "go9"]:
-        if name not in ("connect4", "go9", "tictactoe", "othello", "gomoku"):
-            raise ValueError(f"unknown benchmark game {name!r}; choose from connect4, go9.")
+        if name not in GAMES:
+            raise ValueError(f"unknown benchmark game {name!r}; choose from {', '.join(GAMES)}.")
         game = games.make(name)
         seq = sequential(game, seconds, device)
         bat = batched(game, seconds, device)
         ratio = bat["positions_per_s"] / seq["positions_per_s"]
         ceiling = network_gain(game, max(2.0, seconds / 2), device)
         rows.append({"game": name, "sequential": seq, "batched": bat, "ratio": ratio, "network_gain": ceiling})
-        print(f"{name}: sequential (1 game, 1 position per network call): {seq['positions_per_s']:8.1f} positions/s, "
-              f"inference {seq['inference_share']:.0%} of the time")
-        print(f"{name}: batched ({GAMES_IN_LOCKSTEP} games in lockstep):                 {bat['positions_per_s']:8.1f} positions/s, "
-              f"inference {bat['inference_share']:.0%} of the time  -> {ratio:.1f}x")
-        print(f"{name}: the network alone, batch {GAMES_IN_LOCKSTEP * LEAVES_PER_WAVE} over batch 1:          "
-              f"{ceiling:8.1f}x (what batching can gain on this machine)")
+        for label, side in (("sequential (1 game, 1 position per network call)", seq),
+                            (f"batched ({GAMES_IN_LOCKSTEP} games in lockstep)", bat)):
+            print(f"{name}: {label:50} {side['positions_per_s']:8.1f} positions/s, inference "
+                  f"{side['inference_share']:.0%} of the time, {side['mean_batch']:.0f} per network call")
+        print(f"{name}: batched over sequential: {ratio:.1f}x; the network alone, batch "
+              f"{GAMES_IN_LOCKSTEP * LEAVES_PER_WAVE} over batch 1: {ceiling:.1f}x (what batching can gain here)")
     return rows
 
 

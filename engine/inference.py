@@ -85,6 +85,7 @@ class NetworkEvaluator:
         self.cache: OrderedDict[bytes, tuple[np.ndarray, float]] = OrderedDict()
         self.cache_size = cache_size
         self.positions = 0  # evaluated by the network (not from the cache)
+        self.calls = 0  # forward passes; positions / calls is the mean network batch
         self.hits = 0
         self.seconds = 0.0  # spent in forward passes, transfers included
 
@@ -93,6 +94,7 @@ class NetworkEvaluator:
 
     def _forward(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         t0 = time.perf_counter()
+        self.calls += 1
         try:
             return self._forward_timed(obs)
         finally:

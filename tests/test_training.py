@@ -207,10 +207,23 @@ def test_continuous_self_play_keeps_the_lockstep_full_and_carries_games_over(mon
     assert any(len(g.state.history()) > 0 for g in selfplay.live)  # games still running carry over
     # every searched move is recorded exactly once: in the batch of the call its game ended in,
     # or still held by a running game
-    assert sum(b.moves for b in batches) == sum(len(b.values) for b in batches) + sum(len(g.records) for g in selfplay.live)
+    held = sum(len(g.records) for g in selfplay.live)
+    assert sum(b.moves for b in batches) == sum(len(b.values) for b in batches) + held
     widths.clear()
     ended = play_games(game, mcts.UniformEvaluator(), config, np.random.default_rng(0))
     assert ended.games == 8 and widths[0] == 8 and widths[-1] < 8  # without refill the lockstep drains
+
+
+@pytest.mark.parametrize("setting, refill", [([], True), (["continuous=false"], False)])
+def test_training_self_play_is_continuous_unless_turned_off(tmp_path, setting, refill):
+    from training.config import resolve
+    from training.run import Trainer
+
+    trainer = Trainer(resolve("tictactoe", assignments=[*TINY, *setting]), str(tmp_path))
+    try:
+        assert trainer.selfplay.refill is refill
+    finally:
+        trainer.lock.release()
 
 
 def test_a_short_run_leaves_a_complete_run_directory(tmp_path):

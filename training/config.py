@@ -20,7 +20,8 @@ class TrainConfig:
     # network
     network: str = ""  # preset like b6c64; "" = the game's default size
     # self-play
-    games_per_iteration: int = 64  # games played in lockstep, one batched search for all
+    games_per_iteration: int = 64  # games in play at once (one batched search for all), and games per iteration
+    continuous: bool = True  # a new game starts whenever one ends; unfinished games go on in the next iteration
     simulations: int = 64  # full searches (recorded as policy targets)
     fast_simulations: int = 16  # playout cap randomization: cheap searches, not recorded
     full_search_share: float = 0.25

@@ -101,7 +101,7 @@ class Trainer:
         self._build_model()
         self.replay = ReplayBuffer(config.replay_window, self.game.observation_shape, self.game.num_actions,
                                    self.net_config.ownership)
-        self.selfplay = SelfPlay(self.game, config)  # games still running are not saved: a resume starts afresh
+        self.selfplay = SelfPlay(self.game, config, config.continuous)  # running games are not saved in checkpoints
         self.step = 0
         self.iteration = 0
         self.elapsed = 0.0  # seconds of training over all sessions of this run
@@ -310,7 +310,8 @@ class Trainer:
             "replay_size": self.replay.size, "games_per_second": batch.games / t_selfplay,
             "positions_per_second": batch.moves / t_selfplay, "search_share": batch.search_seconds / t_selfplay,
             "inference_share": evaluator.seconds / t_selfplay,
-            "network_positions": evaluator.positions, "selfplay_seconds": t_selfplay, "train_seconds": t_train,
+            "network_positions": evaluator.positions, "network_batch": evaluator.positions / max(evaluator.calls, 1),
+            "selfplay_seconds": t_selfplay, "train_seconds": t_train,
             "eval_seconds": t_eval, "eval_score": score, "resigned_games": batch.resigned,
             "false_resignation_rate": batch.false_resignations / max(batch.would_resign, 1), **losses,
             **{f"score_vs_{k}": v["score"] for k, v in evaluation.items()},

@@ -118,7 +118,8 @@ class SelfPlay:
                 order = [rows.get(id(g), -1) for g in self.live]
                 if order != list(range(tree.tree.batch)):
                     tree = tree.select(order)
-            result = mcts.search(self.game, [g.state for g in self.live], evaluator, full if is_full else fast, rng, tree)
+            states = [g.state for g in self.live]
+            result = mcts.search(self.game, states, evaluator, full if is_full else fast, rng, tree)
             if config.tree_reuse:
                 tree, rows = result.tree, {id(g): j for j, g in enumerate(self.live)}
             search_seconds += time.perf_counter() - t0
@@ -135,7 +136,8 @@ class SelfPlay:
                     g.records.append((s.observation(), result.policy_target[j], s.current_player(),
                                       float(result.root_value[j])))
                 # PUCT's policy target is the visit share, except that a proven win takes all of it
-                visits = (result.policy_target[j] if config.algorithm == "puct" else result.visit_counts[j]).astype(np.float64)
+                visits = (result.policy_target[j] if config.algorithm == "puct"
+                          else result.visit_counts[j]).astype(np.float64)
                 if len(s.history()) < config.temperature_moves and visits.sum() > 0:
                     action = int(rng.choice(len(visits), p=visits / visits.sum()))
                 else:
