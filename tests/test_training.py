@@ -226,6 +226,15 @@ def test_training_self_play_is_continuous_unless_turned_off(tmp_path, setting, r
         trainer.lock.release()
 
 
+def test_boolean_settings_take_true_or_false_and_nothing_else():
+    from training.config import TrainConfig
+
+    assert TrainConfig().override(continuous="off", win_check="Yes").continuous is False
+    assert TrainConfig().override(win_check="Yes").win_check is True
+    with pytest.raises(ValueError, match="continuous needs true or false, not 'ture'"):
+        TrainConfig().override(continuous="ture")
+
+
 def test_a_short_run_leaves_a_complete_run_directory(tmp_path):
     run = tmp_path / "run"
     proc = train("tictactoe", *TINY, "iterations=2", "minutes=0", "--run-dir", str(run))

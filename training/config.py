@@ -14,6 +14,15 @@ else:  # Python 3.10
     import tomli as tomllib
 
 
+def _boolean(value) -> bool:
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(value)
+
+
 @dataclass
 class TrainConfig:
     game: str = "tictactoe"
@@ -67,13 +76,14 @@ class TrainConfig:
             default = getattr(self, key)
             try:
                 if isinstance(default, bool):
-                    clean[key] = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+                    clean[key] = value if isinstance(value, bool) else _boolean(value)
                 elif isinstance(default, (int, float)):
                     clean[key] = type(default)(value)
                 else:
                     clean[key] = str(value)
             except ValueError:
-                raise ValueError(f"training setting {key} needs a {type(default).__name__}, not {value!r}.") from None
+                kind = "true or false" if isinstance(default, bool) else f"a {type(default).__name__}"
+                raise ValueError(f"training setting {key} needs {kind}, not {value!r}.") from None
             if key.endswith("_share") and not 0.0 <= clean[key] <= 1.0:
                 raise ValueError(f"training setting {key} is a share and must be between 0 and 1, not {value!r}.")
         return dataclasses.replace(self, **clean)
