@@ -30,7 +30,7 @@ def _evaluator(game, device: str) -> NetworkEvaluator:
     cache) and the network has run once before any clock starts."""
     net = PolicyValueNet(game.observation_shape, game.num_actions, NETWORK)
     ev = NetworkEvaluator(net, device, cache_size=0)  # no cache: every position is a forward pass
-    config = mcts.SearchConfig(num_simulations=8, leaves_per_wave=2, win_check=TrainConfig().win_check)
+    config = mcts.SearchConfig(num_simulations=8, leaves_per_wave=LEAVES_PER_WAVE, win_check=TrainConfig().win_check)
     mcts.search(game, [game.new_initial_state() for _ in range(2)], ev, config, np.random.default_rng(0))
     ev.seconds, ev.positions, ev.calls = 0.0, 0, 0
     return ev

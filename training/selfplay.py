@@ -34,6 +34,7 @@ batches (docs/METHODS.md, "Continuous self-play", has the figures).
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -79,8 +80,8 @@ class SelfPlay:
     """Self-play games in lockstep. With `refill` (training), each `play` call keeps
     `games_per_iteration` games running, starting a new game whenever one ends, and returns once
     that many games plus the call's forks have ended, as a call without refill would; games still
-    running carry over to the next call, under that call's evaluator. Without it, `play` starts `games_per_iteration`
-    games and plays them all to the end."""
+    running carry over to the next call, under that call's evaluator. Without it, `play` starts
+    `games_per_iteration` games and plays them all to the end."""
 
     def __init__(self, game, config: TrainConfig, refill: bool = True):
         self.game, self.config, self.refill = game, config, refill
@@ -90,8 +91,6 @@ class SelfPlay:
         return _Game(opening_state(self.game, self.config, rng), bool(rng.random() < self.config.resign_playout_share))
 
     def play(self, evaluator, rng: np.random.Generator) -> SelfPlayBatch:
-        import time
-
         config = self.config
         n = config.games_per_iteration
         full = mcts.SearchConfig(num_simulations=config.simulations, algorithm=config.algorithm,
