@@ -254,6 +254,17 @@ def _int(text: str, what: str, spec: str) -> int:
     return value
 
 
+def parse_bool(text) -> bool:
+    """A yes/no setting as people type it (true/false, yes/no, on/off, 1/0, any case); anything
+    else is a ValueError, never a silent False. Player specs and training settings share it."""
+    word = str(text).strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"not a yes/no value: {text!r}")
+
+
 def _search_settings(parts: list[str], spec: str, settings: dict, rollouts: bool) -> tuple[dict, int, int | None]:
     """Parse `key=value` search settings (SearchConfig fields, plus seed, plus rollouts where
     `rollouts`) into `settings`; returns (settings, rollouts per leaf, seed or None)."""
@@ -275,12 +286,12 @@ def _search_settings(parts: list[str], spec: str, settings: dict, rollouts: bool
             default = getattr(SearchConfig(), key)
             try:
                 if isinstance(default, bool):
-                    settings[key] = {"1": True, "true": True, "0": False, "false": False}[value.strip().lower()]
+                    settings[key] = parse_bool(value)
                 elif isinstance(default, int):
                     settings[key] = int(value)
                 else:
                     settings[key] = value if isinstance(default, str) else float(value)
-            except (ValueError, KeyError):
+            except ValueError:
                 raise PlayerSpecError(f"setting {key} in player {spec!r} has a bad value {value!r}.") from None
         else:
             raise PlayerSpecError(f"unknown setting {key!r} in player {spec!r}; known: {', '.join(extra + fields)}.")

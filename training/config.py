@@ -8,19 +8,12 @@ import sys
 from dataclasses import dataclass, fields
 from importlib import resources
 
+from engine.players import parse_bool
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # Python 3.10
     import tomli as tomllib
-
-
-def _boolean(value) -> bool:
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(value)
 
 
 @dataclass
@@ -76,7 +69,7 @@ class TrainConfig:
             default = getattr(self, key)
             try:
                 if isinstance(default, bool):
-                    clean[key] = value if isinstance(value, bool) else _boolean(value)
+                    clean[key] = value if isinstance(value, bool) else parse_bool(value)
                 elif isinstance(default, (int, float)):
                     clean[key] = type(default)(value)
                 else:
