@@ -156,6 +156,24 @@ def test_value_targets_mix_the_game_result_with_the_root_value():
         config.override(root_value_share="1.5")
 
 
+def test_first_player_score_is_the_first_movers_mean_result():
+    import mcts
+    from training.config import TrainConfig
+    from training.selfplay import play_games
+
+    game = games.make("tictactoe")
+    config = TrainConfig(games_per_iteration=24, simulations=8, fast_simulations=8, full_search_share=1.0,
+                         temperature_moves=9)
+    batch = play_games(game, mcts.UniformEvaluator(), config, np.random.default_rng(5))
+    empty = game.new_initial_state().observation()
+    # each game's first record is the empty board, the first player to move, valued by the result
+    firsts = [v for o, v in zip(batch.observations, batch.values) if np.array_equal(o, empty)]
+    assert len(firsts) == 24
+    expected = float(np.mean([(1.0 + v) / 2 for v in firsts]))
+    assert 0.0 < expected < 1.0
+    assert batch.first_player_score == pytest.approx(expected)
+
+
 def test_tree_reuse_carries_visits_into_the_next_search(monkeypatch):
     import mcts
     from training.config import TrainConfig
@@ -244,7 +262,7 @@ def test_a_short_run_leaves_a_complete_run_directory(tmp_path):
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [m["iteration"] for m in lines] == [1, 2]
     for key in ("policy_loss", "value_loss", "policy_entropy", "positions_per_second", "search_share",
-                "score_vs_random", "games_per_second", "inference_share"):
+                "score_vs_random", "games_per_second", "inference_share", "first_player_score"):
         assert key in lines[-1]
     assert any(f.name.startswith("events.out.tfevents") for f in (run / "tensorboard").iterdir())
     data = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
@@ -427,6 +445,26 @@ def test_self_play_records_final_owners_from_the_movers_view():
         margin = owner.sum()
         assert z * (margin - game.komi) > 0 or z * (margin + game.komi) > 0
     assert play_games(games.make("tictactoe"), mcts.UniformEvaluator(), config, np.random.default_rng(0)).owners is None
+
+
+def test_score_value_targets_keep_the_result_and_rank_margins():
+    import mcts
+    from training.config import TrainConfig
+    from training.selfplay import SelfPlay, play_games
+
+    game = games.make("go(size=5)")
+    config = TrainConfig(games_per_iteration=6, simulations=4, fast_simulations=4, full_search_share=1.0)
+    plain = play_games(game, mcts.UniformEvaluator(), config, np.random.default_rng(2))
+    shaped = play_games(game, mcts.UniformEvaluator(), dataclasses.replace(config, score_value_share=0.5),
+                        np.random.default_rng(2))
+    assert np.array_equal(plain.observations, shaped.observations)  # the same games, other targets
+    white = plain.observations[:, 3, 0, 0] == 1  # the colour plane: ones when White moves
+    lead = plain.owners.sum(axis=(1, 2)) + np.where(white, game.komi, -game.komi)  # the mover's final margin
+    assert np.all(np.sign(lead) == plain.values)
+    np.testing.assert_allclose(shaped.values, 0.5 * plain.values + 0.5 * np.tanh(lead / 5), atol=1e-6)
+    assert len(np.unique(np.abs(shaped.values))) > 1  # wide and narrow results are told apart
+    with pytest.raises(ValueError, match="needs a game with a score"):
+        SelfPlay(games.make("connect4"), dataclasses.replace(config, score_value_share=0.5))
 
 
 def test_go_runs_train_the_ownership_head_and_resume(tmp_path):

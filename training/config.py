@@ -37,6 +37,9 @@ class TrainConfig:
     fork_share: float = 0.0  # chance per move that a copy of the game branches off after a random move
     tree_reuse: bool = False  # each game's next search starts from the subtree of the move played
     root_value_share: float = 0.0  # value target = (1 - share) * game result + share * full search's root value
+    # games with a score (Go): the result in the value target becomes
+    # (1 - share) * result + share * tanh(final margin / board side)
+    score_value_share: float = 0.0
     resign_threshold: float = -1.0  # resign when the searched value is below this (-1: never)
     resign_playout_share: float = 0.1  # games played out anyway, to count false resignations
     # learning

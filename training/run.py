@@ -77,6 +77,7 @@ class Trainer:
         self.out = out
         try:
             self.game = games.make(config.game)
+            self.selfplay = SelfPlay(self.game, config, config.continuous)  # running games are not saved in checkpoints
         except ValueError as e:
             raise RunError(str(e)) from None
         try:
@@ -101,7 +102,6 @@ class Trainer:
         self._build_model()
         self.replay = ReplayBuffer(config.replay_window, self.game.observation_shape, self.game.num_actions,
                                    self.net_config.ownership)
-        self.selfplay = SelfPlay(self.game, config, config.continuous)  # running games are not saved in checkpoints
         self.step = 0
         self.iteration = 0
         self.elapsed = 0.0  # seconds of training over all sessions of this run
@@ -313,7 +313,8 @@ class Trainer:
             "network_positions": evaluator.positions, "network_batch": evaluator.positions / max(evaluator.calls, 1),
             "selfplay_seconds": t_selfplay, "train_seconds": t_train,
             "eval_seconds": t_eval, "eval_score": score, "resigned_games": batch.resigned,
-            "false_resignation_rate": batch.false_resignations / max(batch.would_resign, 1), **losses,
+            "false_resignation_rate": batch.false_resignations / max(batch.would_resign, 1),
+            "first_player_score": batch.first_player_score, **losses,
             **{f"score_vs_{k}": v["score"] for k, v in evaluation.items()},
             **{f"elo_vs_{k}": v["elo"] for k, v in evaluation.items()},
         }

@@ -20,6 +20,11 @@ With `root_value_share` = m, a recorded position's value target is (1 - m) * the
 + m * the full search's root value: less noisy than one game's result (a won game may hold moves
 that threw the win away, undone by a later blunder), though biased by the network that searched.
 
+With `score_value_share` = s (games with a score, Go), the game's result in those targets becomes
+(1 - s) * result + s * tanh(final margin / board side), the margin from the player's view: a
+half-point loss is then worth more than a twenty-point one, so a side whose every position
+looks lost still has a better and a worse move (KataGo's score utility, moved into the target).
+
 With `tree_reuse`, each game's next search continues from the subtree of the move it played
 (AlphaZero's reuse), so a search of N simulations adds N to the visits already there; root noise
 is drawn afresh on every search.
@@ -56,6 +61,10 @@ class SelfPlayBatch:
     false_resignations: int = 0  # in games played out: a side that would have resigned did not lose
     would_resign: int = 0  # sides that would have resigned in games played out
     owners: np.ndarray | None = None  # (N, H, W) final owner of each point for the mover (Go); NaN if resigned
+    # The first player's mean score over the ended games (win 1, draw 1/2). Near 0 or 1, self-play
+    # has settled into games one side always wins, and the value target then carries little more
+    # than whose turn it is (docs/RESULTS.md, the Go hours).
+    first_player_score: float = 0.5
 
 
 def opening_state(game, config: TrainConfig, rng: np.random.Generator):
@@ -84,6 +93,8 @@ class SelfPlay:
     `games_per_iteration` games and plays them all to the end."""
 
     def __init__(self, game, config: TrainConfig, refill: bool = True):
+        if config.score_value_share > 0 and not hasattr(game, "area_score"):
+            raise ValueError(f"score_value_share needs a game with a score (Go); {game.name} has none.")
         self.game, self.config, self.refill = game, config, refill
         self.live: list[_Game] = []
 
@@ -159,7 +170,10 @@ class SelfPlay:
         game = self.game
         obs, pol, val, own = [], [], [], []
         false_resignations = 0
+        first_player = 0.0
         ownership = getattr(game, "ownership", None)
+        score_share = self.config.score_value_share
+        side = float(np.sqrt(np.prod(game.observation_shape[1:])))
         for g in ended:
             if g.resigned_winner is not None:
                 returns = np.array([1.0, -1.0] if g.resigned_winner == 0 else [-1.0, 1.0], np.float32)
@@ -168,6 +182,10 @@ class SelfPlay:
                 returns = g.state.returns()
                 false_resignations += sum(1 for p in g.would_resign if returns[p] >= 0)
                 owner = ownership(g.state) if ownership else None  # player 0's view
+            first_player += (1.0 + float(returns[0])) / 2
+            if score_share > 0 and g.resigned_winner is None:
+                margin = game.area_score(g.state)  # the first player's lead
+                returns = (1.0 - score_share) * returns + score_share * np.tanh(np.array([margin, -margin]) / side)
             m = self.config.root_value_share
             for o, p, player, q in g.records:
                 obs.append(o)
@@ -182,7 +200,8 @@ class SelfPlay:
             np.asarray(val, np.float32), len(ended), moves, search_seconds,
             sum(g.resigned_winner is not None for g in ended), false_resignations,
             sum(len(g.would_resign) for g in ended),
-            (np.stack(own) if own else np.zeros((0, *game.observation_shape[1:]), np.float32)) if ownership else None)
+            (np.stack(own) if own else np.zeros((0, *game.observation_shape[1:]), np.float32)) if ownership else None,
+            first_player / len(ended) if ended else 0.5)
 
 
 def play_games(game, evaluator, config: TrainConfig, rng: np.random.Generator) -> SelfPlayBatch:
