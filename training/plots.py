@@ -14,9 +14,21 @@ import sys
 ELO_CLIP = 600  # a clean sweep has no finite Elo; it is drawn at the clip with an open marker
 
 
-def elo_curve(run_dir: str, out_png: str, title: str | None = None) -> None:
-    """Two panels against training time: the score against each reference (95% normal
-    intervals), and the Elo difference it implies (95% intervals; sweeps drawn at the clip)."""
+def _first_player_scores(run_dir: str) -> list[tuple[float, float]]:
+    """(minutes, first player's self-play score) per iteration; empty for runs that predate it."""
+    path = os.path.join(run_dir, "metrics.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return [(r["elapsed_minutes"], r["first_player_score"]) for r in rows if "first_player_score" in r]
+
+
+def elo_curve(run_dir: str, out_png: str, title: str | None = None):
+    """Panels against training time: the score against each reference (95% normal intervals),
+    the Elo difference it implies (95% intervals; sweeps drawn at the clip) and, where the run
+    logged it, the first player's score in self-play, which shows self-play settling into games
+    one colour always wins. Returns the figure."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -25,7 +37,9 @@ def elo_curve(run_dir: str, out_png: str, title: str | None = None) -> None:
     with open(os.path.join(run_dir, "elo.json")) as f:
         history = json.load(f)
     opponents = sorted({k for h in history for k in h["results"]})
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 7), sharex=True)
+    first = _first_player_scores(run_dir)
+    fig, axes = plt.subplots(3 if first else 2, 1, figsize=(7, 9 if first else 7), sharex=True)
+    top, bottom = axes[0], axes[1]
     for opp in opponents:
         pts = [(h["elapsed_minutes"], h["results"][opp]) for h in history if opp in h["results"]]
         xs = [t for t, _ in pts]
@@ -48,13 +62,20 @@ def elo_curve(run_dir: str, out_png: str, title: str | None = None) -> None:
     top.set_ylim(-0.05, 1.05)
     bottom.set_ylabel(f"Elo difference (clipped at +/-{ELO_CLIP})")
     bottom.set_ylim(-ELO_CLIP - 50, ELO_CLIP + 50)
-    bottom.set_xlabel("training time (minutes)")
-    for ax in (top, bottom):
+    if first:
+        axes[2].plot(*zip(*first), color="gray")
+        axes[2].axhline(0.5, color="black", linewidth=0.5)
+        axes[2].set_ylabel("self-play: first player's score")
+        axes[2].set_ylim(-0.05, 1.05)
+    axes[-1].set_xlabel("training time (minutes)")
+    for ax in axes:
         ax.grid(alpha=0.3)
     top.legend()
     top.set_title(title or os.path.basename(os.path.normpath(run_dir)))
     fig.tight_layout()
     fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return fig
 
 
 if __name__ == "__main__":
