@@ -55,7 +55,7 @@ def batched(game, seconds: float, device: str, games_in_lockstep: int = GAMES_IN
 
 def _figures(moves: int, seconds: float, ev: NetworkEvaluator) -> dict:
     return {"positions_per_s": moves / seconds, "inference_share": ev.seconds / seconds, "evaluated": ev.positions,
-            "mean_batch": ev.positions / max(ev.calls, 1)}
+            "mean_batch": ev.mean_batch}
 
 
 def sequential(game, seconds: float, device: str) -> dict:

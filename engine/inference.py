@@ -85,9 +85,14 @@ class NetworkEvaluator:
         self.cache: OrderedDict[bytes, tuple[np.ndarray, float]] = OrderedDict()
         self.cache_size = cache_size
         self.positions = 0  # evaluated by the network (not from the cache)
-        self.calls = 0  # forward passes; positions / calls is the mean network batch
+        self.calls = 0  # forward passes
         self.hits = 0
         self.seconds = 0.0  # spent in forward passes, transfers included
+
+    @property
+    def mean_batch(self) -> float:
+        """Positions per forward pass so far: how full the network's batches were."""
+        return self.positions / max(self.calls, 1)
 
     def clear_cache(self) -> None:
         self.cache.clear()

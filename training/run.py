@@ -310,7 +310,7 @@ class Trainer:
             "replay_size": self.replay.size, "games_per_second": batch.games / t_selfplay,
             "positions_per_second": batch.moves / t_selfplay, "search_share": batch.search_seconds / t_selfplay,
             "inference_share": evaluator.seconds / t_selfplay,
-            "network_positions": evaluator.positions, "network_batch": evaluator.positions / max(evaluator.calls, 1),
+            "network_positions": evaluator.positions, "network_batch": evaluator.mean_batch,
             "selfplay_seconds": t_selfplay, "train_seconds": t_train,
             "eval_seconds": t_eval, "eval_score": score, "resigned_games": batch.resigned,
             "false_resignation_rate": batch.false_resignations / max(batch.would_resign, 1),
