@@ -1,7 +1,7 @@
 """Network forward passes per second by batch size: the plain training network against the
-evaluator's inference copy (batch norms folded, channels-last) in fp32 and in bf16 autocast.
-This is the table behind the evaluator's precision rule (bf16 on a CPU only for large batches,
-and only where the CPU has native bf16).
+evaluator's inference copy (batch norms folded, channels-last) in fp32, in bf16 autocast and,
+on CPUs with VNNI, quantized to int8. This is the table behind the evaluator's precision rules
+(bf16 or int8 on a CPU only for large batches, and only where the CPU has the instructions).
 
     move37 bench network [--seconds S] [--games connect4,go9]
 """
@@ -15,6 +15,7 @@ import torch
 import games
 from engine.inference import cpu_has_native_bf16
 from engine.network import NetworkConfig, PolicyValueNet, default_config, inference_copy
+from engine.quantize import cpu_has_vnni, int8_copy, random_game_observations
 
 BATCHES = (1, 8, 32, 256)
 
@@ -30,15 +31,17 @@ def positions_per_second(model, x: torch.Tensor, seconds: float, bf16: bool) -> 
 
 
 def main(seconds: float = 1.0, names: list[str] | None = None) -> list[dict]:
-    print(f"CPU, {torch.get_num_threads()} threads, native bf16: {'yes' if cpu_has_native_bf16() else 'no'}; "
-          f"positions per second")
+    int8 = cpu_has_vnni()
+    print(f"CPU, {torch.get_num_threads()} threads, native bf16: {'yes' if cpu_has_native_bf16() else 'no'}, "
+          f"VNNI: {'yes' if int8 else 'no'}; positions per second")
     rows = []
     for name in names or ["connect4", "go9"]:
         game = games.make(name)
         for config in (NetworkConfig(blocks=4, channels=32), default_config(game)):
             net = PolicyValueNet(game.observation_shape, game.num_actions, config).eval()
             fused = inference_copy(net)
-            print(f"{name} {config.name}:  batch   plain fp32   folded fp32   folded bf16")
+            quantized = int8_copy(fused, torch.from_numpy(random_game_observations(game))) if int8 else None
+            print(f"{name} {config.name}:  batch   plain fp32   folded fp32   folded bf16" + ("   folded int8" * int8))
             for batch in BATCHES:
                 x = torch.randn(batch, *game.observation_shape)
                 xc = x.contiguous(memory_format=torch.channels_last)
@@ -46,9 +49,12 @@ def main(seconds: float = 1.0, names: list[str] | None = None) -> list[dict]:
                        "plain_fp32": positions_per_second(net, x, seconds, False),
                        "folded_fp32": positions_per_second(fused, xc, seconds, False),
                        "folded_bf16": positions_per_second(fused, xc, seconds, True)}
+                if quantized is not None:
+                    row["folded_int8"] = positions_per_second(quantized, xc, seconds, False)
                 rows.append(row)
                 print(f"{'':{len(name) + len(config.name) + 3}}{batch:6d} {row['plain_fp32']:12.0f} "
-                      f"{row['folded_fp32']:13.0f} {row['folded_bf16']:13.0f}")
+                      f"{row['folded_fp32']:13.0f} {row['folded_bf16']:13.0f}"
+                      + (f" {row['folded_int8']:13.0f}" if quantized is not None else ""))
     return rows
 
 

@@ -2,7 +2,9 @@
 batched lockstep self-play against an alpha-zero-general-style baseline built from our own
 code (one game at a time, one leaf per wave, so every network call sees one position).
 
-    move37 bench selfplay [--seconds S] [--games connect4,go9]
+    move37 bench selfplay [--seconds S] [--games connect4,go9] [--precision auto|fp32|bf16|int8]
+
+Both sides use the same evaluator settings; at batch 1 every precision but bf16 runs fp32.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import torch
 
 import games
 import mcts
-from engine.inference import NetworkEvaluator
+from engine.inference import NetworkEvaluator, check_precision, resolve_device
 from engine.network import NetworkConfig, PolicyValueNet
+from engine.quantize import random_game_observations
 from training.config import TrainConfig
 from training.selfplay import SelfPlay
 
@@ -25,22 +29,27 @@ LEAVES_PER_WAVE = 2
 GAMES = ("connect4", "go9", "tictactoe", "othello", "gomoku")
 
 
-def _evaluator(game, device: str) -> NetworkEvaluator:
+def _evaluator(game, device: str, precision: str = "auto") -> NetworkEvaluator:
     """A fresh evaluator, warmed up: the search kernels are compiled (or loaded from numba's
-    cache) and the network has run once before any clock starts."""
+    cache) and the network has run once, at batch 1 and at a full wave, before any clock
+    starts. An int8 one calibrates on positions from random games."""
+    torch.manual_seed(0)
     net = PolicyValueNet(game.observation_shape, game.num_actions, NETWORK)
-    ev = NetworkEvaluator(net, device, cache_size=0)  # no cache: every position is a forward pass
+    positions = random_game_observations(game, GAMES_IN_LOCKSTEP * LEAVES_PER_WAVE)
+    ev = NetworkEvaluator(net, device, cache_size=0, precision=precision,  # no cache: every position is a forward pass
+                          calibration=positions if precision == "int8" else None)
     config = mcts.SearchConfig(num_simulations=8, leaves_per_wave=LEAVES_PER_WAVE, win_check=TrainConfig().win_check)
     mcts.search(game, [game.new_initial_state() for _ in range(2)], ev, config, np.random.default_rng(0))
+    ev._forward(positions)
     ev.seconds, ev.positions, ev.calls = 0.0, 0, 0
     return ev
 
 
 def batched(game, seconds: float, device: str, games_in_lockstep: int = GAMES_IN_LOCKSTEP,
-            refill: bool = True) -> dict:
+            refill: bool = True, precision: str = "auto") -> dict:
     """Self-play as training plays it; `refill=False` starts every game together and plays all
     of them to the end before starting more, as self-play did before it was continuous."""
-    ev = _evaluator(game, device)
+    ev = _evaluator(game, device, precision)
     config = TrainConfig(games_per_iteration=games_in_lockstep, simulations=SIMULATIONS,
                          fast_simulations=SIMULATIONS, full_search_share=1.0, leaves_per_wave=LEAVES_PER_WAVE,
                          temperature_moves=8)
@@ -58,8 +67,8 @@ def _figures(moves: int, seconds: float, ev: NetworkEvaluator) -> dict:
             "mean_batch": ev.mean_batch}
 
 
-def sequential(game, seconds: float, device: str) -> dict:
-    ev = _evaluator(game, device)
+def sequential(game, seconds: float, device: str, precision: str = "auto") -> dict:
+    ev = _evaluator(game, device, precision)
     config = mcts.SearchConfig(num_simulations=SIMULATIONS, leaves_per_wave=1, dirichlet_fraction=0.25,
                                win_check=TrainConfig().win_check)  # the same search as the batched side
     rng = np.random.default_rng(0)
@@ -74,11 +83,12 @@ def sequential(game, seconds: float, device: str) -> dict:
     return _figures(moves, total, ev)
 
 
-def network_gain(game, seconds: float, device: str, batch: int = GAMES_IN_LOCKSTEP * LEAVES_PER_WAVE) -> float:
+def network_gain(game, seconds: float, device: str, batch: int = GAMES_IN_LOCKSTEP * LEAVES_PER_WAVE,
+                 precision: str = "auto") -> float:
     """Forward passes alone, through the same evaluator: positions per second at the batched
     side's full wave over those at batch 1. Self-play adds search work to both sides, so this
     ratio is what batching can gain on this machine, give or take the sides' search overheads."""
-    ev = _evaluator(game, device)
+    ev = _evaluator(game, device, precision)
     obs = game.new_initial_state().observation()[None].astype(np.float32)
 
     def rate(x: np.ndarray) -> float:
@@ -95,17 +105,20 @@ def network_gain(game, seconds: float, device: str, batch: int = GAMES_IN_LOCKST
     return max(w for _, w in rounds) / max(o for o, _ in rounds)
 
 
-def main(seconds: float = 20.0, names: list[str] | None = None, device: str = "auto") -> list[dict]:
+def main(seconds: float = 20.0, names: list[str] | None = None, device: str = "auto",
+         precision: str = "auto") -> list[dict]:
+    check_precision(precision, resolve_device(device))
     rows = []
-    print(f"network {NETWORK.blocks} blocks x {NETWORK.channels} channels, {SIMULATIONS} simulations per move")
+    print(f"network {NETWORK.blocks} blocks x {NETWORK.channels} channels, {SIMULATIONS} simulations per move, "
+          f"precision {precision}")
     for name in names or ["connect4", "go9"]:
         if name not in GAMES:
             raise ValueError(f"unknown benchmark game {name!r}; choose from {', '.join(GAMES)}.")
         game = games.make(name)
-        seq = sequential(game, seconds, device)
-        bat = batched(game, seconds, device)
+        seq = sequential(game, seconds, device, precision)
+        bat = batched(game, seconds, device, precision=precision)
         ratio = bat["positions_per_s"] / seq["positions_per_s"]
-        ceiling = network_gain(game, max(2.0, seconds / 2), device)
+        ceiling = network_gain(game, max(2.0, seconds / 2), device, precision=precision)
         rows.append({"game": name, "sequential": seq, "batched": bat, "ratio": ratio, "network_gain": ceiling})
         for label, side in (("sequential (1 game, 1 position per network call)", seq),
                             (f"batched ({GAMES_IN_LOCKSTEP} games in lockstep)", bat)):

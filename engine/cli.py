@@ -270,12 +270,17 @@ BENCHMARKS = {"games": "benchmarks.games_bench", "mcts": "benchmarks.mcts_bench"
 
 def cmd_bench(args) -> int:
     import importlib
+    import inspect
 
     if args.what not in BENCHMARKS:
         raise UsageError(f"unknown benchmark {args.what!r}; available: {', '.join(BENCHMARKS)}.")
     module = importlib.import_module(BENCHMARKS[args.what])
+    kwargs = {} if args.seconds is None else {"seconds": args.seconds}
+    if args.precision is not None:
+        if "precision" not in inspect.signature(module.main).parameters:
+            raise UsageError(f"--precision applies to the selfplay benchmark, not to {args.what}.")
+        kwargs["precision"] = args.precision
     try:
-        kwargs = {} if args.seconds is None else {"seconds": args.seconds}
         module.main(names=args.games.split(",") if args.games else None, **kwargs)
     except ValueError as e:
         raise UsageError(str(e)) from None
@@ -340,6 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("what", help="which benchmark: games, mcts, selfplay, network")
     s.add_argument("--seconds", type=float, default=None, help="time per measurement")
     s.add_argument("--games", default=None, help="comma-separated subset of games")
+    s.add_argument("--precision", default=None, help="selfplay: network precision, auto|fp32|bf16|int8 (default auto)")
     s.set_defaults(func=cmd_bench)
     return p
 

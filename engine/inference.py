@@ -4,6 +4,7 @@ The same code runs on CPU and GPU: `device="auto"` picks CUDA when present. The 
 its own inference copy of the network (batch norms folded into the convolutions, channels-last
 memory) under `torch.inference_mode`, in bf16 autocast on CUDA and, on CPUs with native bf16
 instructions, for batches large enough to gain from it (docs/METHODS.md has the figures).
+`precision="int8"` runs those large CPU batches through an int8 copy instead (engine/quantize.py).
 Positions already evaluated are answered from a cache keyed by the observation bytes.
 """
 
@@ -18,9 +19,13 @@ import torch
 
 from engine.network import inference_copy
 
-PRECISIONS = ("auto", "fp32", "bf16")
-# Below this batch size autocast's casts cost a CPU more than bf16 arithmetic saves.
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
+# Below this batch size autocast's casts cost a CPU more than bf16 arithmetic saves, and
+# quantizing the input costs more than int8 arithmetic saves.
 CPU_BF16_MIN_BATCH = 32
+CPU_INT8_MIN_BATCH = 32
+# Calibration positions for an int8 copy.
+INT8_CALIBRATION_POSITIONS = 1024
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -49,13 +54,23 @@ def cpu_has_native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def check_precision(precision: str) -> None:
+def check_precision(precision: str, device: torch.device | None = None) -> None:
+    """One clear sentence for a precision this machine (or `device`, when given) cannot run."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; use {', '.join(PRECISIONS)}.")
+    if precision == "int8" and device is not None:
+        from engine.quantize import cpu_has_vnni
+
+        if device.type != "cpu":
+            raise ValueError("precision int8 runs on a CPU only; use auto or bf16 on a GPU.")
+        if not cpu_has_vnni():
+            raise ValueError("precision int8 needs a CPU with int8 dot products (VNNI); this one has none, "
+                             "so use auto.")
 
 
 def autocast_dtype(device: torch.device, precision: str, batch: int) -> torch.dtype | None:
-    """bf16 where it is faster than fp32 for this batch size, else None (plain fp32)."""
+    """bf16 where it is faster than fp32 for this batch size, else None (plain fp32). With
+    `int8`, what autocast does is what `auto` does: training steps and small batches."""
     check_precision(precision)
     if precision == "fp32":
         return None
@@ -76,12 +91,21 @@ class NetworkEvaluator:
     the weights change."""
 
     def __init__(self, net: torch.nn.Module, device: str = "auto", cache_size: int = 100_000,
-                 compile: bool = False, precision: str = "auto"):
-        check_precision(precision)
+                 compile: bool = False, precision: str = "auto", calibration: np.ndarray | None = None):
+        """`calibration`: with precision int8, the observations that set the int8 copy's
+        activation ranges (engine/quantize.py says which)."""
         self.device = resolve_device(device)
+        check_precision(precision, self.device)
         self.precision = precision
         self.model = inference_copy(net).to(self.device)
         self.forward = torch.compile(self.model) if compile else self.model
+        self.int8 = None
+        if precision == "int8":
+            from engine.quantize import int8_copy
+
+            if calibration is None or not len(calibration):
+                raise ValueError("precision int8 needs calibration positions.")
+            self.int8 = int8_copy(self.model, torch.from_numpy(np.asarray(calibration, np.float32)))
         self.cache: OrderedDict[bytes, tuple[np.ndarray, float]] = OrderedDict()
         self.cache_size = cache_size
         self.positions = 0  # evaluated by the network (not from the cache)
@@ -107,6 +131,10 @@ class NetworkEvaluator:
 
     def _forward_timed(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = torch.from_numpy(obs).to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        if self.int8 is not None and len(obs) >= CPU_INT8_MIN_BATCH:
+            with torch.inference_mode():
+                logits, values = self.int8(x)
+            return logits.float().numpy(), values.float().numpy()
         with torch.inference_mode(), autocast(self.device, self.precision, len(obs)):
             logits, values = self.forward(x)
         return logits.float().cpu().numpy(), values.float().cpu().numpy()

@@ -14,7 +14,8 @@ Specs:
   gnugo[:LEVEL]                 GNU Go over GTP (Go only; level 0-10, default 10)
   PATH[:SIMS[,key=value...]]    a trained network (checkpoint file, or a run directory's best
                                 checkpoint) guiding our search, 400 simulations by default;
-                                keys as for mcts (no rollouts)
+                                keys as for mcts (no rollouts) plus precision (auto, fp32,
+                                bf16, int8)
 """
 
 from __future__ import annotations
@@ -265,23 +266,20 @@ def parse_bool(text) -> bool:
     raise ValueError(f"not a yes/no value: {text!r}")
 
 
-def _search_settings(parts: list[str], spec: str, settings: dict, rollouts: bool) -> tuple[dict, int, int | None]:
-    """Parse `key=value` search settings (SearchConfig fields, plus seed, plus rollouts where
-    `rollouts`) into `settings`; returns (settings, rollouts per leaf, seed or None)."""
+def _search_settings(parts: list[str], spec: str, settings: dict, extras: dict) -> tuple[dict, dict]:
+    """Parse `key=value` settings into `settings` (SearchConfig fields) and `extras` (the
+    player's own keys, like seed, with their defaults); returns both."""
     from mcts import SearchConfig
 
-    count, seed = 1, None
+    extras = dict(extras)
     fields = [f.name for f in dataclasses.fields(SearchConfig) if f.name != "num_simulations"]
-    extra = ["rollouts", "seed"] if rollouts else ["seed"]
     for part in parts:
         key, eq, value = part.partition("=")
-        key = key.strip()
+        key, value = key.strip(), value.strip()
         if not eq:
             raise PlayerSpecError(f"setting {part!r} in player {spec!r} is not of the form key=value.")
-        if key == "rollouts" and rollouts:
-            count = _int(value, "rollouts", spec)
-        elif key == "seed":
-            seed = _int(value, "seed", spec)
+        if key in extras:
+            extras[key] = value if isinstance(extras[key], str) else _int(value, key, spec)
         elif key in fields:
             default = getattr(SearchConfig(), key)
             try:
@@ -294,8 +292,8 @@ def _search_settings(parts: list[str], spec: str, settings: dict, rollouts: bool
             except ValueError:
                 raise PlayerSpecError(f"setting {key} in player {spec!r} has a bad value {value!r}.") from None
         else:
-            raise PlayerSpecError(f"unknown setting {key!r} in player {spec!r}; known: {', '.join(extra + fields)}.")
-    return settings, count, seed
+            raise PlayerSpecError(f"unknown setting {key!r} in player {spec!r}; known: {', '.join([*extras, *fields])}.")
+    return settings, extras
 
 
 def _search_config(settings: dict, spec: str):
@@ -316,8 +314,8 @@ def _mcts_player(game: Game, spec: str, rest: str, seed: int | None) -> MCTSPlay
     # loss barely changes the search (docs/benchmarks.md: 8 leaves at 1000 simulations scored
     # 0.478 against OpenSpiel's MCTSBot over 300 games, 31 leaves 0.457).
     settings = {"num_simulations": sims, "leaves_per_wave": max(1, min(16, sims // 128))}
-    settings, rollouts, given_seed = _search_settings(parts[1:], spec, settings, rollouts=True)
-    return MCTSPlayer(game, _search_config(settings, spec), rollouts, given_seed or seed, name=spec)
+    settings, extras = _search_settings(parts[1:], spec, settings, {"rollouts": 1, "seed": 0})
+    return MCTSPlayer(game, _search_config(settings, spec), extras["rollouts"], extras["seed"] or seed, name=spec)
 
 
 def make_player(spec: str, game: Game, seed: int | None = None) -> Player:
@@ -394,6 +392,16 @@ def network_player(path: str, game: Game, simulations: int = DEFAULT_NETWORK_SIM
     except CheckpointError as e:
         raise PlayerSpecError(str(e)) from None
     spec = name or f"{path}:{simulations}"
-    config, _, given_seed = _search_settings(settings or [], spec, network_search_settings(simulations), rollouts=False)
-    return MCTSPlayer(game, _search_config(config, spec), seed=given_seed or seed, name=spec,
-                      evaluator=NetworkEvaluator(net, device))
+    config, extras = _search_settings(settings or [], spec, network_search_settings(simulations),
+                                      {"seed": 0, "precision": "auto"})
+    calibration = None
+    if extras["precision"] == "int8":  # no self-play positions at hand: random games span the game
+        from engine.quantize import random_game_observations
+
+        calibration = random_game_observations(game)
+    try:
+        evaluator = NetworkEvaluator(net, device, precision=extras["precision"], calibration=calibration)
+    except ValueError as e:
+        raise PlayerSpecError(f"player {spec!r}: {e}") from None
+    return MCTSPlayer(game, _search_config(config, spec), seed=extras["seed"] or seed, name=spec,
+                      evaluator=evaluator)

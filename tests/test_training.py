@@ -15,10 +15,10 @@ import pytest
 import torch
 
 import games
-from engine import checkpoint
 from engine.inference import NetworkEvaluator
 from engine.network import NetworkConfig, PolicyValueNet
 from engine.players import PlayerSpecError, make_player
+from conftest import save_tictactoe_checkpoint
 
 TINY = ["games_per_iteration=8", "simulations=8", "fast_simulations=4", "batch_size=32", "eval_games=2",
         "eval_simulations=8", "eval_opponents=random"]
@@ -364,10 +364,7 @@ def test_bad_checkpoints_give_one_sentence(tmp_path):
     torch.save({"weights": torch.zeros(3)}, foreign)
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(b"not a checkpoint at all")
-    net = PolicyValueNet((3, 3, 3), 9, NetworkConfig(1, 8))
-    other_game = tmp_path / "ttt.pt"
-    checkpoint.save(str(other_game), {"model": net.state_dict(), "meta": {"game": "tictactoe",
-                    "network": NetworkConfig(1, 8).to_dict(), "observation_shape": [3, 3, 3], "num_actions": 9}})
+    other_game = save_tictactoe_checkpoint(tmp_path / "ttt.pt")
     for path, fragment in [(foreign, "not a move37 checkpoint"), (corrupt, "not a readable"),
                            (other_game, "checkpoint for tictactoe, not for connect4")]:
         with pytest.raises(PlayerSpecError, match=fragment):
@@ -378,12 +375,8 @@ def test_bad_checkpoints_give_one_sentence(tmp_path):
     assert os.path.exists(other_game)
 
 
-def test_checkpoint_players_take_search_settings(tmp_path):
-    game = games.make("tictactoe")
-    net = PolicyValueNet((3, 3, 3), 9, NetworkConfig(1, 8))
-    path = tmp_path / "ttt.pt"
-    checkpoint.save(str(path), {"model": net.state_dict(), "meta": {"game": "tictactoe",
-                    "network": NetworkConfig(1, 8).to_dict(), "observation_shape": [3, 3, 3], "num_actions": 9}})
+def test_checkpoint_players_take_search_settings(tictactoe_checkpoint):
+    game, path = games.make("tictactoe"), tictactoe_checkpoint
     plain = make_player(f"{path}:50", game)
     assert plain.config.num_simulations == 50 and plain.config.win_check and plain.name == f"{path}:50"
     tuned = make_player(f"{path}:50,c_init=0.8,win_check=false,leaves_per_wave=2", game)

@@ -61,7 +61,8 @@ class TrainConfig:
     iterations: int = 0  # 0: as many as the minutes allow
     seed: int = 0
     device: str = "auto"
-    precision: str = "auto"  # auto: bf16 on CUDA and on CPUs with native bf16 for large batches; fp32; bf16
+    precision: str = "auto"  # auto: bf16 on CUDA and on CPUs with native bf16 for large batches; fp32; bf16;
+    # int8: large self-play batches through an int8 copy on CPUs with VNNI, training steps as auto
 
     def override(self, **values) -> "TrainConfig":
         known = {f.name: f.type for f in fields(self)}

@@ -22,7 +22,6 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict
 
 import numpy as np
 import torch
@@ -30,7 +29,7 @@ from torch.nn import functional as F
 
 import games
 from engine import checkpoint
-from engine.inference import NetworkEvaluator, autocast, check_precision, resolve_device
+from engine.inference import INT8_CALIBRATION_POSITIONS, NetworkEvaluator, autocast, check_precision, resolve_device
 from engine.network import NetworkConfig, PolicyValueNet, default_config
 from training.config import TrainConfig
 from training.replay import ReplayBuffer
@@ -82,7 +81,7 @@ class Trainer:
             raise RunError(str(e)) from None
         try:
             self.device = resolve_device(config.device)
-            check_precision(config.precision)
+            check_precision(config.precision, self.device)
         except ValueError as e:
             raise RunError(str(e)) from None
         self.paths = {name: os.path.join(run_dir, name) for name in
@@ -226,6 +225,19 @@ class Trainer:
         out.update(train_steps=steps, learning_rate=lr)
         return out
 
+    def _evaluator(self) -> NetworkEvaluator:
+        """The current network as an evaluator; an int8 one calibrates on positions from the
+        replay window (the first iteration's, with the window empty, on random games)."""
+        calibration = None
+        if self.config.precision == "int8" and self.replay.size:
+            rows = np.random.default_rng(self.iteration).integers(0, self.replay.size, INT8_CALIBRATION_POSITIONS)
+            calibration = self.replay.obs[rows]
+        elif self.config.precision == "int8":
+            from engine.quantize import random_game_observations
+
+            calibration = random_game_observations(self.game, INT8_CALIBRATION_POSITIONS)
+        return NetworkEvaluator(self.net, str(self.device), precision=self.config.precision, calibration=calibration)
+
     def _evaluate(self) -> dict:
         import mcts
         from engine.arena import play_match_lockstep
@@ -233,7 +245,7 @@ class Trainer:
 
         cfg = self.config
         search = mcts.SearchConfig(**{**network_search_settings(cfg.eval_simulations), "win_check": cfg.win_check})
-        evaluator = NetworkEvaluator(self.net, str(self.device), precision=cfg.precision)
+        evaluator = self._evaluator()
         results = {}
         for spec in [s.strip() for s in cfg.eval_opponents.split(",") if s.strip()]:
             if spec == "best":  # the best earlier checkpoint, searched like the agent
@@ -281,9 +293,8 @@ class Trainer:
         return self.iteration % max(cfg.eval_every, 1) == 0
 
     def iterate(self) -> dict:
-        cfg = self.config
         t0 = time.perf_counter()
-        evaluator = NetworkEvaluator(self.net, str(self.device), precision=cfg.precision)
+        evaluator = self._evaluator()
         batch = self.selfplay.play(evaluator, self.rng)
         t_selfplay = time.perf_counter() - t0
         owners = batch.owners if self.net_config.ownership else None

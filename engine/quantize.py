@@ -1,0 +1,72 @@
+"""An int8 copy of the inference network for CPUs with int8 dot-product instructions (VNNI).
+
+On such a CPU an int8 convolution does twice the multiply-adds of bf16 per instruction, and
+large self-play batches are bound by exactly that arithmetic. The copy is made by post-training
+quantization (torch's FX graph mode, x86 backend): weights per output channel, activations per
+tensor with ranges observed on a calibration batch of positions. The policy and value heads
+stay in fp32: they are a small share of the work and most of the error.
+
+Calibration positions must span the game: ranges observed on opening positions alone clip the
+activations of full boards (a Go 9x9 network's value error grew from 0.014 to 0.35 that way).
+Positions from the run's replay window are best; positions from random games do nearly as well
+and are what a checkpoint without its run gets. docs/METHODS.md
+("int8 inference") has the speed, the error against fp32 and the strength.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import numpy as np
+import torch
+
+
+@functools.cache
+def cpu_has_vnni() -> bool:
+    """True where the CPU has int8 dot products (AVX512-VNNI, AVX-VNNI or AMX). Without them
+    the quantized kernels saturate at the full 8-bit activation range used here."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return any(flag in flags for flag in ("avx512_vnni", "avx_vnni", "amx_int8"))
+
+
+def int8_copy(model: torch.nn.Module, calibration: torch.Tensor) -> torch.nn.Module:
+    """`model` (an fp32 inference copy, left untouched) quantized to int8, with activation
+    ranges taken from `calibration`, a batch of observations like those it will see."""
+    import copy
+
+    with warnings.catch_warnings():  # torch marks its FX quantization API as moving elsewhere
+        warnings.simplefilter("ignore")
+        from torch.ao.quantization import QConfig, get_default_qconfig_mapping
+        from torch.ao.quantization.observer import MinMaxObserver, PerChannelMinMaxObserver
+        from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+
+        torch.backends.quantized.engine = "x86"
+        qconfig = QConfig(activation=MinMaxObserver.with_args(reduce_range=False),
+                          weight=PerChannelMinMaxObserver.with_args(dtype=torch.qint8,
+                                                                    qscheme=torch.per_channel_symmetric))
+        mapping = get_default_qconfig_mapping("x86").set_global(qconfig)
+        for head in ("policy", "value", "ownership"):
+            mapping = mapping.set_module_name(head, None)
+        calibration = calibration.float().contiguous(memory_format=torch.channels_last)
+        prepared = prepare_fx(copy.deepcopy(model).eval(), mapping, (calibration[:1],))
+        with torch.inference_mode():
+            prepared(calibration)
+        return convert_fx(prepared)
+
+
+def random_game_observations(game, n: int = 1024, seed: int = 0) -> np.ndarray:
+    """Observations of `n` positions from uniformly random games, openings to endings: the
+    calibration set when no self-play positions are at hand."""
+    rng = np.random.default_rng(seed)
+    out = []
+    while len(out) < n:
+        state = game.new_initial_state()
+        while not state.is_terminal() and len(out) < n:
+            out.append(state.observation())
+            state.apply_action(int(rng.choice(state.legal_actions())))
+    return np.stack(out).astype(np.float32)
