@@ -1,11 +1,13 @@
 """How far a trained network's outputs move under bf16 and int8, against fp32, on positions
 from its own run's replay data: the check to make before training or playing with int8.
 
-    python -m benchmarks.precision_error RUN_DIR [--positions N]
+    python -m benchmarks.precision_error RUN_DIR [--positions N] [--calibration replay|random|openings]
 
 Prints, per precision: the mean and 99th-percentile KL divergence of the policy from fp32's,
 how often the top move agrees, and the mean and largest change of the value. The int8 copy
-calibrates on other positions of the same run, as training's does.
+calibrates on other positions of the same run, as training's does (`replay`), on random games
+as checkpoint players do (`random`), or on 50 two-ply openings (`openings`: what goes wrong
+when calibration sees only the start of games).
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ import numpy as np
 import torch
 
 import games
+from engine.arena import random_opening
 from engine.checkpoint import load, network_from, resolve_path
 from engine.inference import INT8_CALIBRATION_POSITIONS, NetworkEvaluator, cpu_has_native_bf16
-from engine.quantize import cpu_has_vnni
+from engine.quantize import cpu_has_vnni, random_game_observations
 
 
 def replay_positions(run_dir: str, n: int, seed: int = 0) -> np.ndarray:
@@ -39,13 +42,15 @@ def replay_positions(run_dir: str, n: int, seed: int = 0) -> np.ndarray:
     return obs[rows].astype(np.float32)
 
 
-def compare(run_dir: str, positions: int = 4096) -> dict:
+def compare(run_dir: str, positions: int = 4096, calibration: str = "replay") -> dict:
     data = load(resolve_path(os.path.join(run_dir, "checkpoints", "latest.pt")))
     game = games.make(data["meta"]["game"])
     net = network_from(data, game)
     obs = replay_positions(run_dir, positions + INT8_CALIBRATION_POSITIONS)
     split = min(INT8_CALIBRATION_POSITIONS, len(obs) // 2)  # a short run's replay is shared out
-    calibration, test = obs[:split], obs[split:]
+    test = obs[split:]
+    calibration = {"replay": lambda: obs[:split], "random": lambda: random_game_observations(game),
+                   "openings": lambda: _openings(game, 50)}[calibration]()
     masks = np.ones((len(test), game.num_actions), bool)  # the policy over every move, legal or not
     reference = NetworkEvaluator(net, "cpu", cache_size=0, precision="fp32").evaluate(test, masks)
     precisions = (["bf16"] if cpu_has_native_bf16() else []) + (["int8"] if cpu_has_vnni() else [])
@@ -54,6 +59,17 @@ def compare(run_dir: str, positions: int = 4096) -> dict:
         ev = NetworkEvaluator(net, "cpu", cache_size=0, precision=precision, calibration=calibration)
         out[precision] = _error(reference, ev.evaluate(test, masks))
     return out
+
+
+def _openings(game, n: int) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    out = []
+    for _ in range(n):
+        state = game.new_initial_state()
+        for action in random_opening(game, 2, rng):
+            state.apply_action(action)
+        out.append(state.observation())
+    return np.stack(out).astype(np.float32)
 
 
 def _error(reference, other) -> dict:
@@ -68,9 +84,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir")
     parser.add_argument("--positions", type=int, default=4096)
+    parser.add_argument("--calibration", choices=("replay", "random", "openings"), default="replay")
     args = parser.parse_args()
     torch.manual_seed(0)
-    for precision, e in compare(args.run_dir, args.positions).items():
+    for precision, e in compare(args.run_dir, args.positions, args.calibration).items():
         print(f"{precision}: policy KL mean {e['kl_mean']:.4f}, p99 {e['kl_p99']:.4f}; top move agrees "
               f"{e['top_move_agrees']:.1%}; value error mean {e['value_error_mean']:.4f}, max {e['value_error_max']:.3f}")
 
