@@ -42,7 +42,8 @@ def replay_positions(run_dir: str, n: int, seed: int = 0) -> np.ndarray:
     return obs[rows].astype(np.float32)
 
 
-def compare(run_dir: str, positions: int = 4096, calibration: str = "replay") -> dict:
+def compare(run_dir: str, positions: int = 4096, source: str = "replay") -> dict:
+    """Error per precision this CPU runs natively, with int8 calibrated on `source`."""
     data = load(resolve_path(os.path.join(run_dir, "checkpoints", "latest.pt")))
     game = games.make(data["meta"]["game"])
     net = network_from(data, game)
@@ -50,7 +51,7 @@ def compare(run_dir: str, positions: int = 4096, calibration: str = "replay") ->
     split = min(INT8_CALIBRATION_POSITIONS, len(obs) // 2)  # a short run's replay is shared out
     test = obs[split:]
     calibration = {"replay": lambda: obs[:split], "random": lambda: random_game_observations(game),
-                   "openings": lambda: _openings(game, 50)}[calibration]()
+                   "openings": lambda: _openings(game, 50)}[source]()
     masks = np.ones((len(test), game.num_actions), bool)  # the policy over every move, legal or not
     reference = NetworkEvaluator(net, "cpu", cache_size=0, precision="fp32").evaluate(test, masks)
     precisions = (["bf16"] if cpu_has_native_bf16() else []) + (["int8"] if cpu_has_vnni() else [])
@@ -62,6 +63,7 @@ def compare(run_dir: str, positions: int = 4096, calibration: str = "replay") ->
 
 
 def _openings(game, n: int) -> np.ndarray:
+    """Observations after two random plies: what a match's first wave holds."""
     rng = np.random.default_rng(0)
     out = []
     for _ in range(n):
