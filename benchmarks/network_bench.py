@@ -1,6 +1,7 @@
 """Network forward passes per second by batch size: the plain training network against the
-evaluator's inference copy (batch norms folded, channels-last) in fp32, in bf16 autocast and,
-on CPUs with VNNI, quantized to int8. This is the table behind the evaluator's precision rules
+evaluator's inference copy (batch norms folded, channels-last) in fp32, as the frozen graph
+the evaluator runs for fp32 on a CPU, in bf16 autocast and, on CPUs with VNNI, quantized to
+int8. This is the table behind the evaluator's precision rules
 (bf16 or int8 on a CPU only for large batches, and only where the CPU has the instructions).
 
     move37 bench network [--seconds S] [--games connect4,go9]
@@ -14,7 +15,7 @@ import torch
 
 import games
 from engine.inference import cpu_has_native_bf16
-from engine.network import NetworkConfig, PolicyValueNet, default_config, inference_copy
+from engine.network import NetworkConfig, PolicyValueNet, default_config, frozen, inference_copy
 from engine.quantize import cpu_has_vnni, int8_copy, random_game_observations
 
 BATCHES = (1, 8, 32, 256)
@@ -40,20 +41,22 @@ def main(seconds: float = 1.0, names: list[str] | None = None) -> list[dict]:
         for config in (NetworkConfig(blocks=4, channels=32), default_config(game)):
             net = PolicyValueNet(game.observation_shape, game.num_actions, config).eval()
             fused = inference_copy(net)
+            graph = frozen(fused, torch.zeros(1, *game.observation_shape).contiguous(memory_format=torch.channels_last))
             quantized = int8_copy(fused, torch.from_numpy(random_game_observations(game))) if int8 else None
-            print(f"{name} {config.name}:  batch   plain fp32   folded fp32   folded bf16" + ("   folded int8" * int8))
+            print(f"{name} {config.name}:  batch   plain fp32   folded fp32   frozen fp32   folded bf16" + ("   folded int8" * int8))
             for batch in BATCHES:
                 x = torch.randn(batch, *game.observation_shape)
                 xc = x.contiguous(memory_format=torch.channels_last)
                 row = {"game": name, "network": config.name, "batch": batch,
                        "plain_fp32": positions_per_second(net, x, seconds, False),
                        "folded_fp32": positions_per_second(fused, xc, seconds, False),
+                       "frozen_fp32": positions_per_second(graph, xc, seconds, False),
                        "folded_bf16": positions_per_second(fused, xc, seconds, True)}
                 if quantized is not None:
                     row["folded_int8"] = positions_per_second(quantized, xc, seconds, False)
                 rows.append(row)
                 print(f"{'':{len(name) + len(config.name) + 3}}{batch:6d} {row['plain_fp32']:12.0f} "
-                      f"{row['folded_fp32']:13.0f} {row['folded_bf16']:13.0f}"
+                      f"{row['folded_fp32']:13.0f} {row['frozen_fp32']:13.0f} {row['folded_bf16']:13.0f}"
                       + (f" {row['folded_int8']:13.0f}" if quantized is not None else ""))
     return rows
 

@@ -3,7 +3,9 @@
 The same code runs on CPU and GPU: `device="auto"` picks CUDA when present. The evaluator runs
 its own inference copy of the network (batch norms folded into the convolutions, channels-last
 memory) under `torch.inference_mode`, in bf16 autocast on CUDA and, on CPUs with native bf16
-instructions, for batches large enough to gain from it (docs/METHODS.md has the figures).
+instructions, for batches large enough to gain from it (docs/METHODS.md has the figures). fp32
+passes on a CPU run a frozen TorchScript graph of that copy, which spares small batches most of
+their cost in Python.
 `precision="int8"` runs those large CPU batches through an int8 copy instead (engine/quantize.py).
 Positions already evaluated are answered from a cache keyed by the observation bytes.
 """
@@ -17,7 +19,7 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
-from engine.network import inference_copy
+from engine.network import frozen, inference_copy
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 # Below this batch size autocast's casts cost a CPU more than bf16 arithmetic saves, and
@@ -99,6 +101,10 @@ class NetworkEvaluator:
         self.precision = precision
         self.model = inference_copy(net).to(self.device)
         self.forward = torch.compile(self.model) if compile else self.model
+        self.fp32 = self.forward  # what runs a pass that autocast leaves in fp32
+        if self.device.type == "cpu" and not compile:
+            example = torch.zeros(1, *self.model.observation_shape).contiguous(memory_format=torch.channels_last)
+            self.fp32 = frozen(self.model, example)
         self.int8 = None
         if precision == "int8":
             from engine.quantize import int8_copy
@@ -135,8 +141,9 @@ class NetworkEvaluator:
             with torch.inference_mode():
                 logits, values = self.int8(x)
             return logits.float().numpy(), values.float().numpy()
+        reduced = autocast_dtype(self.device, self.precision, len(obs)) is not None
         with torch.inference_mode(), autocast(self.device, self.precision, len(obs)):
-            logits, values = self.forward(x)
+            logits, values = (self.forward if reduced else self.fp32)(x)
         return logits.float().cpu().numpy(), values.float().cpu().numpy()
 
     def evaluate(self, observations: np.ndarray, legal_masks: np.ndarray, states=None):

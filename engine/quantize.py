@@ -4,7 +4,10 @@ On such a CPU an int8 convolution does twice the multiply-adds of bf16 per instr
 large self-play batches are bound by exactly that arithmetic. The copy is made by post-training
 quantization (torch's FX graph mode, x86 backend): weights per output channel, activations per
 tensor with ranges observed on a calibration batch of positions. The policy and value heads
-stay in fp32: they are a small share of the work and most of the error.
+stay in fp32: they are a small share of the work and most of the error. Each convolution is
+fused with its ReLU, and the result is a frozen TorchScript graph: at a self-play wave of a
+small tower, separate ReLU passes and Python's per-module calls cost a sixth of the forward
+pass (docs/METHODS.md).
 
 Calibration positions must span the game: ranges observed on opening positions alone clip the
 activations of full boards (a Go 9x9 network's value error grew from 0.014 to 0.35 that way).
@@ -20,6 +23,8 @@ import warnings
 
 import numpy as np
 import torch
+
+from engine.network import frozen
 
 
 @functools.cache
@@ -52,11 +57,25 @@ def int8_copy(model: torch.nn.Module, calibration: torch.Tensor) -> torch.nn.Mod
         mapping = get_default_qconfig_mapping("x86").set_global(qconfig)
         for head in ("policy", "value", "ownership"):
             mapping = mapping.set_module_name(head, None)
+        mapping = mapping.set_object_type("squeeze", None)  # the value leaves the head in fp32
         calibration = calibration.float().contiguous(memory_format=torch.channels_last)
-        prepared = prepare_fx(copy.deepcopy(model).eval(), mapping, (calibration[:1],))
+        prepared = prepare_fx(_without_identities(copy.deepcopy(model).eval()), mapping, (calibration[:1],))
         with torch.inference_mode():
             prepared(calibration)
-        return convert_fx(prepared)
+        return frozen(convert_fx(prepared), calibration[:32])
+
+
+def _without_identities(model: torch.nn.Module) -> torch.fx.GraphModule:
+    """`model` as an FX graph without the identities that folded batch norms left behind, so
+    each convolution meets its ReLU and the two fuse into one quantized op."""
+    graph_module = torch.fx.symbolic_trace(model)
+    for node in list(graph_module.graph.nodes):
+        if node.op == "call_module" and isinstance(graph_module.get_submodule(node.target), torch.nn.Identity):
+            node.replace_all_uses_with(node.args[0])
+            graph_module.graph.erase_node(node)
+    graph_module.recompile()
+    graph_module.delete_all_unused_submodules()
+    return graph_module
 
 
 def random_game_observations(game, n: int = 1024, seed: int = 0) -> np.ndarray:

@@ -55,6 +55,9 @@ def test_int8_agrees_with_fp32_on_large_batches_and_leaves_small_ones_alone():
     assert not np.array_equal(p, ref_p)  # the int8 copy answered, not the fp32 one
     assert np.abs(p - ref_p).max() < 0.01 and np.abs(v - ref_v).max() < 0.01
     assert np.allclose(p.sum(axis=1), 1) and np.all(p[~masks] == 0)
+    ops = [node.kind() for node in ev.int8.graph.nodes()]
+    assert ops.count("quantized::conv2d_relu") == 3  # the stem and each block's first convolution, fused
+    assert ops.count("aten::quantize_per_tensor") == 1  # the input; the value leaves its head unquantized
     small = CPU_INT8_MIN_BATCH - 1  # below the batch where int8 pays: plain fp32, exactly
     p_small, v_small = ev.evaluate(obs[:small], masks[:small])
     assert np.allclose(p_small, ref_p[:small], atol=1e-6) and np.allclose(v_small, ref_v[:small], atol=1e-6)

@@ -91,6 +91,11 @@ def test_evaluator_precisions():
     for precision, tol in (("fp32", 1e-5), ("bf16", 0.05), ("auto", 0.05)):
         p, v = NetworkEvaluator(net, "cpu", cache_size=0, precision=precision).evaluate(obs, masks)
         assert np.abs(p - ref_p).max() < tol and np.abs(v - ref_v.numpy()).max() < tol, precision
+    ev = NetworkEvaluator(net, "cpu", cache_size=0)
+    assert isinstance(ev.fp32, torch.jit.ScriptModule)  # small CPU batches run the frozen graph
+    for n in (1, 3):  # traced at batch 1, it must serve any batch size
+        p, v = ev.evaluate(obs[:n], masks[:n])
+        assert np.abs(p - ref_p[:n]).max() < 1e-5 and np.abs(v - ref_v.numpy()[:n]).max() < 1e-5
     cpu = torch.device("cpu")
     assert autocast_dtype(cpu, "fp32", 4096) is None and autocast_dtype(cpu, "bf16", 1) == torch.bfloat16
     assert autocast_dtype(cpu, "auto", 1) is None  # batch 1 never pays for bf16 casts on a CPU
