@@ -259,7 +259,54 @@ def _apply(s, a, n, komi, rules, max_moves):
 
 
 @numba.njit(cache=True)
+def _groups(board, nbr, mark, stack, info):
+    """Every group on the board, found once: info[0, p] = the group of the stone at p, and for
+    group g, info[1, g] = its distinct liberties, info[2, g] = its stones, info[3, g] = the xor
+    of their Zobrist keys."""
+    gid = info[0]
+    gid[:] = -1
+    g = 0
+    for p in range(board.shape[0]):
+        colour = board[p]
+        if colour == 0 or gid[p] >= 0:
+            continue
+        mark[-1] += 1
+        stamp = mark[-1]
+        gid[p] = g
+        stack[0] = p
+        top = 1
+        size = 0
+        libs = 0
+        h = np.int64(0)
+        while top > 0:
+            top -= 1
+            q = stack[top]
+            size += 1
+            h ^= _ZOBRIST[colour - 1, q]
+            for d in range(4):
+                t = nbr[q, d]
+                if t < 0:
+                    continue
+                v = board[t]
+                if v == 0:
+                    if mark[t] != stamp:
+                        mark[t] = stamp
+                        libs += 1
+                elif v == colour and gid[t] < 0:
+                    gid[t] = g
+                    stack[top] = t
+                    top += 1
+        info[1, g] = libs
+        info[2, g] = size
+        info[3, g] = h
+        g += 1
+
+
+@numba.njit(cache=True)
 def _fill_mask(s, mask, n, rules, nbr, mark, stack, stones):
+    """Legal moves, as _try_move decides them point by point, but with every group's
+    liberties counted once for the whole board (a mask is filled for every leaf the search
+    expands, so this is Go's hottest kernel)."""
     mask[:] = False
     if s[_TERMINAL]:
         return
@@ -267,10 +314,40 @@ def _fill_mask(s, mask, n, rules, nbr, mark, stack, stones):
     board = s[_HEADER : _HEADER + n2]
     color = s[_TO_PLAY] + 1
     ko = s[_KO]
+    info = np.empty((4, n2), dtype=np.int64)
+    _groups(board, nbr, mark, stack, info)
+    gid = info[0]
+    seen = np.empty(4, dtype=np.int64)
     for p in range(n2):
         if board[p] != 0 or p == ko:
             continue
-        legal, ncap, caph = _try_move(board, p, color, nbr, mark, stack, stones)
+        legal = False
+        ncap = 0
+        caph = np.int64(0)
+        nseen = 0
+        for d in range(4):
+            t = nbr[p, d]
+            if t < 0:
+                continue
+            v = board[t]
+            if v == 0:
+                legal = True
+                continue
+            g = gid[t]
+            if v == color:
+                if info[1, g] >= 2:  # p is one liberty; the group keeps another
+                    legal = True
+            elif info[1, g] == 1:  # an opponent group whose only liberty is p: captured
+                new = True
+                for j in range(nseen):
+                    if seen[j] == g:
+                        new = False
+                if new:
+                    seen[nseen] = g
+                    nseen += 1
+                    ncap += info[2, g]
+                    caph ^= info[3, g]
+                    legal = True
         if legal and rules == CHINESE:
             legal = not _seen_before(s, s[_HASH] ^ _ZOBRIST[color - 1, p] ^ caph, ncap > 0, n2)
         mask[p] = legal

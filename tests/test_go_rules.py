@@ -143,3 +143,35 @@ def test_ownership_is_area_scoring_point_by_point():
         black, white = g.areas(s)
         owner = g.ownership(s)
         assert ((owner == 1).sum(), (owner == -1).sum()) == (black, white)
+
+
+@pytest.mark.parametrize("rules", ["chinese", "openspiel"])
+def test_legal_mask_agrees_with_the_point_by_point_check(rules):
+    """The mask kernel counts every group's liberties once for the board; it must say exactly
+    what trying each point alone (`_try_move`, with the superko test) says, captures and all."""
+    from games import go as kernels
+
+    game = games.make("go", size=7, rules=rules)
+    n, _, rule_id, _ = game.consts
+    nbr, mark, stack, stones = kernels._scratch(n)
+    rng = np.random.default_rng(5)
+    positions = captures = 0
+    for _ in range(12):
+        state = game.new_initial_state()
+        while not state.is_terminal():
+            s = state.array
+            board, colour = s[kernels._HEADER: kernels._HEADER + n * n], s[kernels._TO_PLAY] + 1
+            expected = np.zeros(game.num_actions, bool)
+            expected[-1] = True
+            for p in np.flatnonzero((board == 0) & (np.arange(n * n) != s[kernels._KO])):
+                legal, ncap, caph = kernels._try_move(board, p, colour, nbr, mark, stack, stones)
+                captures += ncap > 0
+                if legal and rule_id == kernels.CHINESE:
+                    legal = not kernels._seen_before(s, s[kernels._HASH] ^ kernels._ZOBRIST[colour - 1, p] ^ caph,
+                                                     ncap > 0, n * n)
+                expected[p] = legal
+            assert np.array_equal(state.legal_mask(), expected)
+            positions += 1
+            moves = state.legal_actions()
+            state.apply_action(int(rng.choice(moves[:-1])) if len(moves) > 1 and rng.random() < 0.97 else moves[-1])
+    assert positions > 500 and captures > 50  # full boards with captures were checked, not only openings
