@@ -1,6 +1,7 @@
 """Self-play speed: positions per second and the share of time in network inference, for
-batched lockstep self-play against an alpha-zero-general-style baseline built from our own
-code (one game at a time, one leaf per wave, so every network call sees one position).
+batched lockstep self-play as training plays it (in as many self-play threads) against an
+alpha-zero-general-style baseline built from our own code (one game at a time, one leaf per
+wave, so every network call sees one position).
 
     move37 bench selfplay [--seconds S] [--games connect4,go9] [--precision auto|fp32|bf16|int8]
 
@@ -20,7 +21,7 @@ from engine.inference import NetworkEvaluator, check_precision, resolve_device
 from engine.network import NetworkConfig, PolicyValueNet
 from engine.quantize import random_game_observations
 from training.config import TrainConfig
-from training.selfplay import SelfPlay
+from training.selfplay import ThreadedSelfPlay, selfplay_threads
 
 NETWORK = NetworkConfig(blocks=4, channels=32)
 SIMULATIONS = 64
@@ -46,25 +47,27 @@ def _evaluator(game, device: str, precision: str = "auto") -> NetworkEvaluator:
 
 
 def batched(game, seconds: float, device: str, games_in_lockstep: int = GAMES_IN_LOCKSTEP,
-            refill: bool = True, precision: str = "auto") -> dict:
-    """Self-play as training plays it; `refill=False` starts every game together and plays all
-    of them to the end before starting more, as self-play did before it was continuous."""
+            refill: bool = True, precision: str = "auto", threads: int = 0) -> dict:
+    """Self-play as training plays it, in as many self-play threads as training would use
+    (`threads` = 0) or in `threads`; `refill=False` starts every game together and plays all of
+    them to the end before starting more, as self-play did before it was continuous."""
     ev = _evaluator(game, device, precision)
     config = TrainConfig(games_per_iteration=games_in_lockstep, simulations=SIMULATIONS,
                          fast_simulations=SIMULATIONS, full_search_share=1.0, leaves_per_wave=LEAVES_PER_WAVE,
-                         temperature_moves=8)
+                         temperature_moves=8, selfplay_threads=threads)
     rng = np.random.default_rng(0)
-    selfplay = SelfPlay(game, config, refill)  # a new game starts whenever one ends
+    selfplay = ThreadedSelfPlay(game, config, refill, selfplay_threads(config, ev.device))
     moves, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         moves += selfplay.play(ev, rng).moves
     total = time.perf_counter() - t0
-    return _figures(moves, total, ev)
+    return _figures(moves, total, ev, selfplay.threads)
 
 
-def _figures(moves: int, seconds: float, ev: NetworkEvaluator) -> dict:
-    return {"positions_per_s": moves / seconds, "inference_share": ev.seconds / seconds, "evaluated": ev.positions,
-            "mean_batch": ev.mean_batch}
+def _figures(moves: int, seconds: float, ev: NetworkEvaluator, threads: int = 1) -> dict:
+    """Inference share: of each self-play thread's time, averaged over the threads."""
+    return {"positions_per_s": moves / seconds, "inference_share": ev.seconds / (seconds * threads),
+            "evaluated": ev.positions, "mean_batch": ev.mean_batch, "threads": threads}
 
 
 def sequential(game, seconds: float, device: str, precision: str = "auto") -> dict:
@@ -121,7 +124,8 @@ def main(seconds: float = 20.0, names: list[str] | None = None, device: str = "a
         ceiling = network_gain(game, max(2.0, seconds / 2), device, precision=precision)
         rows.append({"game": name, "sequential": seq, "batched": bat, "ratio": ratio, "network_gain": ceiling})
         for label, side in (("sequential (1 game, 1 position per network call)", seq),
-                            (f"batched ({GAMES_IN_LOCKSTEP} games in lockstep)", bat)):
+                            (f"batched ({GAMES_IN_LOCKSTEP} games, {bat['threads']} "
+                             f"thread{'s' * (bat['threads'] > 1)})", bat)):
             print(f"{name}: {label:50} {side['positions_per_s']:8.1f} positions/s, inference "
                   f"{side['inference_share']:.0%} of the time, {side['mean_batch']:.0f} per network call")
         print(f"{name}: batched over sequential: {ratio:.1f}x; the network alone, batch "

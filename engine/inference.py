@@ -12,6 +12,7 @@ Positions already evaluated are answered from a cache keyed by the observation b
 
 from __future__ import annotations
 
+import copy
 import functools
 import time
 from collections import OrderedDict
@@ -118,6 +119,22 @@ class NetworkEvaluator:
         self.calls = 0  # forward passes
         self.hits = 0
         self.seconds = 0.0  # spent in forward passes, transfers included
+
+    def fork(self) -> "NetworkEvaluator":
+        """An evaluator for another self-play thread: the same networks (forward passes are
+        safe to run at once from several threads), its own cache and counters."""
+        other = copy.copy(self)
+        other.cache = OrderedDict()
+        other.positions = other.calls = other.hits = 0
+        other.seconds = 0.0
+        return other
+
+    def absorb(self, other: "NetworkEvaluator") -> None:
+        """Add a fork's counters to this evaluator's, once its thread is done."""
+        self.positions += other.positions
+        self.calls += other.calls
+        self.hits += other.hits
+        self.seconds += other.seconds
 
     @property
     def mean_batch(self) -> float:

@@ -30,7 +30,7 @@ RULES = {"chinese": CHINESE, "openspiel": OPENSPIEL}
 MAX_SIZE = 19
 # Zobrist keys of (colour, point); a position's hash is the xor over its stones.
 _ZOBRIST = np.random.default_rng(37).integers(1, 2**62, size=(2, MAX_SIZE * MAX_SIZE), dtype=np.int64)
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _scratch(n):
     """Work arrays for the kernels: the neighbour table (n*n, 8): four orthogonal then four
     diagonal neighbours, -1 off the board; a stamp array (see _flood); two point lists."""
@@ -47,7 +47,7 @@ def _scratch(n):
     return nbr, np.zeros(n2 + 1, dtype=np.int64), np.empty(n2, dtype=np.int64), np.empty(n2, dtype=np.int64)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _flood(board, p, nbr, mark, stack, stones, lib_limit):
     """Stones of the group at p and its distinct liberties, stopping at `lib_limit` liberties.
 
@@ -85,7 +85,7 @@ def _flood(board, p, nbr, mark, stack, stones, lib_limit):
     return ns, nl
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _try_move(board, p, color, nbr, mark, stack, stones):
     """Whether a stone of `color` at empty p is not suicide, and what it would capture.
 
@@ -119,7 +119,7 @@ def _try_move(board, p, color, nbr, mark, stack, stones):
     return legal, ncap, caph
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _seen_before(s, h, captures, n2):
     """Whether hash h occurred among the earlier positions.
 
@@ -135,7 +135,7 @@ def _seen_before(s, h, captures, n2):
     return False
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _owners(board, nbr, mark, stack, owner):
     """Area scoring, point by point: owner[p] = 1 or 2 when point p counts for Black or White
     (its stone, or an empty region reaching only that colour), else 0. Returns (black area,
@@ -187,20 +187,20 @@ def _owners(board, nbr, mark, stack, owner):
     return black_area, white_area
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _areas(board, nbr, mark, stack):
     """(black area, white area): stones plus empty regions that reach only that colour."""
     return _owners(board, nbr, mark, stack, np.empty(board.shape[0], dtype=np.int64))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _area(board, nbr, mark, stack):
     """Black area minus white area."""
     b, w = _areas(board, nbr, mark, stack)
     return b - w
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _play(s, a, n, komi, rules, max_moves, nbr, mark, stack, stones):
     n2 = n * n
     board = s[_HEADER : _HEADER + n2]
@@ -252,13 +252,13 @@ def _play(s, a, n, komi, rules, max_moves, nbr, mark, stack, stones):
         s[_OUTCOME] = 1 if score > 0 else (-1 if score < 0 else 0)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _apply(s, a, n, komi, rules, max_moves):
     nbr, mark, stack, stones = _scratch(n)
     _play(s, a, n, komi, rules, max_moves, nbr, mark, stack, stones)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _groups(board, nbr, mark, stack, info):
     """Every group on the board, found once: info[0, p] = the group of the stone at p, and for
     group g, info[1, g] = its distinct liberties, info[2, g] = its stones, info[3, g] = the xor
@@ -302,7 +302,7 @@ def _groups(board, nbr, mark, stack, info):
         g += 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _fill_mask(s, mask, n, rules, nbr, mark, stack, stones):
     """Legal moves, as _try_move decides them point by point, but with every group's
     liberties counted once for the whole board (a mask is filled for every leaf the search
@@ -354,13 +354,13 @@ def _fill_mask(s, mask, n, rules, nbr, mark, stack, stones):
     mask[n2] = True
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _legal_mask(s, mask, n, komi, rules, max_moves):
     nbr, mark, stack, stones = _scratch(n)
     _fill_mask(s, mask, n, rules, nbr, mark, stack, stones)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _observe(s, mask, out, n, komi, rules, max_moves):
     """Planes: mover's stones, opponent's stones, empty points the mover may not play
     (ko, suicide, superko), ones when white moves (komi is white's)."""
@@ -376,7 +376,7 @@ def _observe(s, mask, out, n, komi, rules, max_moves):
         out[3, r, c] = white
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _step_batch(states, actions, out_states, out_masks, out_terminal, out_outcome, out_obs, n, komi, rules, max_moves):
     nbr, mark, stack, stones = _scratch(n)
     for i in range(states.shape[0]):
@@ -388,7 +388,7 @@ def _step_batch(states, actions, out_states, out_masks, out_terminal, out_outcom
         _observe(out_states[i], out_masks[i], out_obs[i], n, komi, rules, max_moves)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _is_own_eye(board, p, color, nbr):
     """A one-point eye of `color`: all orthogonal neighbours are its stones and the opponent
     holds at most one diagonal (none on the edge). Playouts never fill these."""
@@ -407,7 +407,7 @@ def _is_own_eye(board, p, color, nbr):
     return bad == 0 if edge else bad <= 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _playout_batch(states, seed, out_outcome, out_plies, n, komi, rules, max_moves):
     np.random.seed(seed)
     n2 = n * n
@@ -442,13 +442,13 @@ def _playout_batch(states, seed, out_outcome, out_plies, n, komi, rules, max_mov
         out_plies[i] = s[_PLY] - states[i, _PLY]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _score(s, n):
     nbr, mark, stack, _ = _scratch(n)
     return _areas(s[_HEADER : _HEADER + n * n], nbr, mark, stack)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _ownership(s, n):
     nbr, mark, stack, owner = _scratch(n)
     _owners(s[_HEADER : _HEADER + n * n], nbr, mark, stack, owner)

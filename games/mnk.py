@@ -20,7 +20,7 @@ from games.notation import render_grid
 _TO_PLAY, _TERMINAL, _OUTCOME, _PLY, _LAST, _HEADER = 0, 1, 2, 3, 4, 5
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _drop_row(s, col, h, w):
     """Lowest empty row of a column, -1 when full."""
     for r in range(h - 1, -1, -1):
@@ -29,7 +29,7 @@ def _drop_row(s, col, h, w):
     return -1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _legal_mask(s, mask, h, w, k, gravity):
     mask[:] = False
     if s[_TERMINAL]:
@@ -42,7 +42,7 @@ def _legal_mask(s, mask, h, w, k, gravity):
             mask[i] = s[_HEADER + i] == 0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _line_length(s, r, c, dr, dc, h, w, v):
     n = 0
     rr, cc = r + dr, c + dc
@@ -53,7 +53,7 @@ def _line_length(s, r, c, dr, dc, h, w, v):
     return n
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _apply(s, a, h, w, k, gravity):
     if gravity:
         c = a
@@ -76,7 +76,7 @@ def _apply(s, a, h, w, k, gravity):
     s[_TO_PLAY] = 1 - s[_TO_PLAY]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _observe(s, mask, out, h, w, k, gravity):
     """Planes: the mover's stones, the opponent's stones, all ones when player 0 moves."""
     me = s[_TO_PLAY] + 1
@@ -89,7 +89,7 @@ def _observe(s, mask, out, h, w, k, gravity):
             out[2, r, c] = first
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _step_batch(states, actions, out_states, out_masks, out_terminal, out_outcome, out_obs, h, w, k, gravity):
     for i in range(states.shape[0]):
         out_states[i] = states[i]
@@ -100,7 +100,7 @@ def _step_batch(states, actions, out_states, out_masks, out_terminal, out_outcom
         _observe(out_states[i], out_masks[i], out_obs[i], h, w, k, gravity)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _playout_batch(states, seed, out_outcome, out_plies, h, w, k, gravity):
     np.random.seed(seed)
     n = h * w

@@ -1,8 +1,9 @@
 """Machinery shared by the numba-native games.
 
 A native game keeps a position in one flat int64 array whose first slots form a common
-header (below); its rules are `@njit(cache=True)` kernels in the game's own file. This
-module holds the Python side only: `NativeGame` validates and converts, then calls the
+header (below); its rules are `@njit(cache=True, nogil=True)` kernels in the game's own file
+(they release the GIL, so that self-play threads search at once). This module holds the
+Python side only: `NativeGame` validates and converts, then calls the
 game's kernels, one call per batch. The header layout is repeated as literals in each game
 file (numba's cache would not notice an edit here); tests check that they agree.
 """

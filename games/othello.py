@@ -20,7 +20,7 @@ PASS = N * N
 _DIRS = np.array([(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)], dtype=np.int64)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _flips_in_direction(s, r, c, dr, dc, me):
     """How many opponent discs a disc of `me` at (r, c) would flip along (dr, dc)."""
     opp = 3 - me
@@ -35,7 +35,7 @@ def _flips_in_direction(s, r, c, dr, dc, me):
     return 0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _is_placement(s, p, me):
     if s[_HEADER + p] != 0:
         return False
@@ -46,7 +46,7 @@ def _is_placement(s, p, me):
     return False
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _has_placement(s, me):
     for p in range(N * N):
         if _is_placement(s, p, me):
@@ -54,7 +54,7 @@ def _has_placement(s, me):
     return False
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _legal_mask(s, mask):
     mask[:] = False
     if s[_TERMINAL]:
@@ -69,7 +69,7 @@ def _legal_mask(s, mask):
         mask[PASS] = True
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _apply(s, a):
     me = s[_TO_PLAY] + 1
     if a != PASS:
@@ -95,7 +95,7 @@ def _apply(s, a):
         s[_OUTCOME] = 1 if black > white else (-1 if white > black else 0)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _observe(s, mask, out):
     """Planes: mover's discs, opponent's discs, the mover's legal placements, ones if black moves."""
     me = s[_TO_PLAY] + 1
@@ -109,7 +109,7 @@ def _observe(s, mask, out):
         out[3, r, c] = first
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _step_batch(states, actions, out_states, out_masks, out_terminal, out_outcome, out_obs):
     for i in range(states.shape[0]):
         out_states[i] = states[i]
@@ -120,7 +120,7 @@ def _step_batch(states, actions, out_states, out_masks, out_terminal, out_outcom
         _observe(out_states[i], out_masks[i], out_obs[i])
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _playout_batch(states, seed, out_outcome, out_plies):
     np.random.seed(seed)
     moves = np.empty(N * N, dtype=np.int64)

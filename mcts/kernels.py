@@ -23,12 +23,12 @@ PUCT, GUMBEL = 0, 1
 NEG_INF = -1e30
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _sign(player):
     return 1.0 if player == 0 else -1.0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _child_q(b, node, child, visits, value_sum, solved, solved_value, sgn):
     """Mean value of a visited child from the view of the player to move at `node`."""
     if solved[b, child]:
@@ -36,7 +36,7 @@ def _child_q(b, node, child, visits, value_sum, solved, solved_value, sgn):
     return sgn * value_sum[b, child] / visits[b, child]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _puct_choice(b, node, visits, value_sum, prior, legal, children, to_play, solved, solved_value,
                  c_init, c_base, fpu_reduction, fpu_value):
     """AlphaZero's PUCT: Q + c(N) * P * sqrt(N) / (1 + n), with c(N) growing as log(N) and
@@ -73,7 +73,7 @@ def _puct_choice(b, node, visits, value_sum, prior, legal, children, to_play, so
     return best
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _completed_q(b, node, visits, value_sum, raw_value, prior, legal, children, to_play, solved, solved_value,
                  out_q):
     """Gumbel search's completed Q (mover's view): the mean value of visited children, and for
@@ -105,7 +105,7 @@ def _completed_q(b, node, visits, value_sum, raw_value, prior, legal, children, 
     return max_n
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _sigma(q, legal_row, max_n, c_visit, c_scale, out):
     """sigma(q) = (c_visit + max N) * c_scale * q, with q rescaled to [0, 1] over legal actions."""
     lo = 1e30
@@ -119,12 +119,12 @@ def _sigma(q, legal_row, max_n, c_visit, c_scale, out):
         out[a] = (c_visit + max_n) * c_scale * (q[a] - lo) / span if legal_row[a] else NEG_INF
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _log(p):
     return math.log(p) if p > 0 else -30.0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def gumbel_root_scores(b, visits, value_sum, raw_value, prior, legal, children, to_play, solved, solved_value,
                        gumbel, considered_visit, c_visit, c_scale, out):
     """g + logits + sigma(completed Q) for root actions whose visit count equals
@@ -144,7 +144,7 @@ def gumbel_root_scores(b, visits, value_sum, raw_value, prior, legal, children, 
             out[a] = NEG_INF
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def gumbel_improved_policy(b, node, visits, value_sum, raw_value, prior, legal, children, to_play, solved,
                            solved_value, c_visit, c_scale, out):
     """softmax(logits + sigma(completed Q)) over legal actions: Gumbel search's policy target."""
@@ -170,7 +170,7 @@ def gumbel_improved_policy(b, node, visits, value_sum, raw_value, prior, legal, 
         out[a] /= total
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _gumbel_inner_choice(b, node, visits, value_sum, raw_value, prior, legal, children, to_play, solved,
                          solved_value, c_visit, c_scale, pi):
     """Deterministic non-root selection: argmax of pi'(a) - N(a) / (1 + sum N)."""
@@ -195,7 +195,7 @@ def _gumbel_inner_choice(b, node, visits, value_sum, raw_value, prior, legal, ch
     return best
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _add_virtual_loss(b, node, parent, visits, value_sum, to_play):
     visits[b, node] += 1
     p = parent[b, node]
@@ -203,7 +203,7 @@ def _add_virtual_loss(b, node, parent, visits, value_sum, to_play):
         value_sum[b, node] -= _sign(to_play[b, p])  # a loss for the player who chose it
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _remove_virtual_loss(b, node, parent, visits, value_sum, to_play):
     """Undo the virtual loss on the path from `node` up to the root (visits too)."""
     while node >= 0:
@@ -214,7 +214,7 @@ def _remove_virtual_loss(b, node, parent, visits, value_sum, to_play):
         node = p
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def select(visits, value_sum, raw_value, prior, legal, children, parent, action, to_play, expanded, solved,
            solved_value, num_nodes, gumbel, considered, sims_done, num_simulations, leaves, algorithm, c_init,
            c_base, fpu_reduction, fpu_value, c_visit, c_scale, halving_table, out_kind, out_node):
@@ -280,7 +280,7 @@ def select(visits, value_sum, raw_value, prior, legal, children, parent, action,
             in_flight += 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _try_solve(b, node, legal, children, to_play, solved, solved_value):
     """MCTS-solver step: a node is proven when one child is a proven win for its mover, or all
     of its legal children are proven (then its value is the best of theirs)."""
@@ -307,7 +307,7 @@ def _try_solve(b, node, legal, children, to_play, solved, solved_value):
     return False
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def backup(visits, value_sum, raw_value, prior, legal, children, parent, to_play, expanded, solved, solved_value,
            sims_done, out_kind, out_node, leaf_index, leaf_priors, leaf_legal, leaf_to_play, leaf_terminal,
            leaf_value, known_value_out):
@@ -349,7 +349,7 @@ def backup(visits, value_sum, raw_value, prior, legal, children, parent, to_play
             sims_done[b] += 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def subtree_order(children, b, root, num_nodes):
     """Breadth-first order of the subtree under `root` in tree b, and the old -> new index map
     (-1 for nodes outside it)."""

@@ -244,9 +244,71 @@ def test_training_self_play_is_continuous_unless_turned_off(tmp_path, setting, r
 
     trainer = Trainer(resolve("tictactoe", assignments=[*TINY, *setting]), str(tmp_path))
     try:
-        assert trainer.selfplay.refill is refill
+        assert [group.refill for group in trainer.selfplay.groups] == [refill]
     finally:
         trainer.lock.release()
+
+
+def test_self_play_threads_play_their_groups_as_if_one_after_another():
+    """Two groups in two threads give exactly the games the same groups give played in turn
+    with the seeds the threads were handed: nothing depends on how the threads interleave."""
+    import mcts
+    from training.config import TrainConfig
+    from training.selfplay import SelfPlay, ThreadedSelfPlay
+
+    game = games.make("connect4")
+    config = TrainConfig(games_per_iteration=6, simulations=8, fast_simulations=4, full_search_share=0.5,
+                         temperature_moves=42, fork_share=0.05)
+    threaded = ThreadedSelfPlay(game, config, refill=False, threads=2)
+    batch = threaded.play(mcts.UniformEvaluator(), np.random.default_rng(3))
+    seeds = np.random.default_rng(3).integers(0, 2**63, size=2)
+    parts = [SelfPlay(game, dataclasses.replace(config, games_per_iteration=3), refill=False)
+             .play(mcts.UniformEvaluator(), np.random.default_rng(seed)) for seed in seeds]
+    assert batch.threads == 2 and batch.games == sum(p.games for p in parts) >= 6
+    assert batch.moves == sum(p.moves for p in parts)
+    assert np.array_equal(batch.observations, np.concatenate([p.observations for p in parts]))
+    assert np.array_equal(batch.values, np.concatenate([p.values for p in parts]))
+    assert np.array_equal(batch.policies, np.concatenate([p.policies for p in parts]))
+    assert batch.first_player_score == pytest.approx(sum(p.first_player_score * p.games for p in parts) / batch.games)
+
+
+def test_self_play_thread_count_and_evaluator_forks():
+    from engine.inference import NetworkEvaluator
+    from training.config import TrainConfig
+    from training.selfplay import selfplay_threads
+
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    config = TrainConfig(games_per_iteration=128)
+    assert selfplay_threads(config, cpu) == min(torch.get_num_threads(), 4)  # each group keeps 32 games
+    assert selfplay_threads(TrainConfig(games_per_iteration=40), cpu) == 1
+    assert selfplay_threads(config, gpu) == 1
+    assert selfplay_threads(config.override(selfplay_threads="3"), gpu) == 3
+    with pytest.raises(ValueError, match="selfplay_threads is 0"):
+        config.override(selfplay_threads="-1")
+    game = games.make("tictactoe")
+    ev = NetworkEvaluator(PolicyValueNet(game.observation_shape, game.num_actions, NetworkConfig(1, 8)), "cpu")
+    obs = game.new_initial_state().observation()[None].astype(np.float32)
+    mask = np.ones((1, game.num_actions), bool)
+    ev.evaluate(obs, mask)
+    other = ev.fork()
+    assert other.fp32 is ev.fp32 and not other.cache and other.positions == 0  # same network, own cache
+    other.evaluate(obs, mask)
+    other.evaluate(obs, mask)
+    ev.absorb(other)
+    assert (ev.positions, ev.hits, ev.calls) == (2, 1, 2) and len(ev.cache) == 1
+
+
+def test_a_run_with_two_self_play_threads(tmp_path):
+    from training.config import resolve
+    from training.run import Trainer
+
+    trainer = Trainer(resolve("tictactoe", assignments=[*TINY, "selfplay_threads=2", "eval_games=0"]), str(tmp_path))
+    try:
+        assert trainer.selfplay.threads == 2
+        metrics = trainer.iterate()
+    finally:
+        trainer.lock.release()
+    assert metrics["games"] >= 8 and 0 < metrics["inference_share"] <= 1 and 0 < metrics["search_share"] <= 1
 
 
 def test_boolean_settings_take_true_or_false_and_nothing_else():

@@ -40,6 +40,9 @@ class TrainConfig:
     # games with a score (Go): the result in the value target becomes
     # (1 - share) * result + share * tanh(final margin / board side)
     score_value_share: float = 0.0
+    # lockstep groups of games playing at once, one per thread; 0: one per torch CPU thread (each
+    # group keeping at least 32 games), 1 on a GPU
+    selfplay_threads: int = 0
     resign_threshold: float = -1.0  # resign when the searched value is below this (-1: never)
     resign_playout_share: float = 0.1  # games played out anyway, to count false resignations
     # learning
@@ -81,6 +84,8 @@ class TrainConfig:
             except ValueError:
                 kind = "true or false" if isinstance(default, bool) else f"a {type(default).__name__}"
                 raise ValueError(f"training setting {key} needs {kind}, not {value!r}.") from None
+            if key == "selfplay_threads" and clean[key] < 0:
+                raise ValueError(f"training setting selfplay_threads is 0 (one per CPU core) or more, not {value!r}.")
             if key.endswith("_share") and not 0.0 <= clean[key] <= 1.0:
                 raise ValueError(f"training setting {key} is a share and must be between 0 and 1, not {value!r}.")
         return dataclasses.replace(self, **clean)

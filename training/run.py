@@ -33,7 +33,7 @@ from engine.inference import INT8_CALIBRATION_POSITIONS, NetworkEvaluator, autoc
 from engine.network import NetworkConfig, PolicyValueNet, default_config
 from training.config import TrainConfig
 from training.replay import ReplayBuffer
-from training.selfplay import SelfPlay
+from training.selfplay import ThreadedSelfPlay, selfplay_threads
 
 
 class RunError(ValueError):
@@ -76,12 +76,14 @@ class Trainer:
         self.out = out
         try:
             self.game = games.make(config.game)
-            self.selfplay = SelfPlay(self.game, config, config.continuous)  # running games are not saved in checkpoints
         except ValueError as e:
             raise RunError(str(e)) from None
         try:
             self.device = resolve_device(config.device)
             check_precision(config.precision, self.device)
+            # running games are not saved in checkpoints
+            self.selfplay = ThreadedSelfPlay(self.game, config, config.continuous,
+                                             selfplay_threads(config, self.device))
         except ValueError as e:
             raise RunError(str(e)) from None
         self.paths = {name: os.path.join(run_dir, name) for name in
@@ -319,8 +321,10 @@ class Trainer:
             "iteration": self.iteration, "step": self.step, "elapsed_minutes": self.elapsed / 60,
             "games": batch.games, "positions": int(len(batch.values)), "moves": batch.moves,
             "replay_size": self.replay.size, "games_per_second": batch.games / t_selfplay,
-            "positions_per_second": batch.moves / t_selfplay, "search_share": batch.search_seconds / t_selfplay,
-            "inference_share": evaluator.seconds / t_selfplay,
+            # shares of each self-play thread's time, averaged over the threads
+            "positions_per_second": batch.moves / t_selfplay,
+            "search_share": batch.search_seconds / (t_selfplay * batch.threads),
+            "inference_share": evaluator.seconds / (t_selfplay * batch.threads),
             "network_positions": evaluator.positions, "network_batch": evaluator.mean_batch,
             "selfplay_seconds": t_selfplay, "train_seconds": t_train,
             "eval_seconds": t_eval, "eval_score": score, "resigned_games": batch.resigned,

@@ -29,6 +29,12 @@ With `tree_reuse`, each game's next search continues from the subtree of the mov
 (AlphaZero's reuse), so a search of N simulations adds N to the visits already there; root noise
 is drawn afresh on every search.
 
+With `selfplay_threads` above 1, the games are split into that many lockstep groups that play
+at once, one per thread (`ThreadedSelfPlay`): on a CPU one group's search (numba kernels, which
+release the GIL) runs while another's network pass does, and each group's network passes use one
+core instead of splitting small ops across all of them (docs/METHODS.md, "Self-play threads").
+Each group has its own random stream, so the games do not depend on how the threads interleave.
+
 Training plays through a `SelfPlay` whose games outlive an iteration: whenever a game ends, a new
 one takes its place, and games still running when the iteration has its games go on under the
 next network. Every search then sees the full lockstep, where games that all start together
@@ -39,10 +45,12 @@ batches (docs/METHODS.md, "Continuous self-play", has the figures).
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 import mcts
 from engine.arena import random_opening
@@ -65,6 +73,7 @@ class SelfPlayBatch:
     # has settled into games one side always wins, and the value target then carries little more
     # than whose turn it is (docs/RESULTS.md, the Go hours).
     first_player_score: float = 0.5
+    threads: int = 1  # lockstep groups that played at once; search_seconds sums over them
 
 
 def opening_state(game, config: TrainConfig, rng: np.random.Generator):
@@ -202,6 +211,80 @@ class SelfPlay:
             sum(len(g.would_resign) for g in ended),
             (np.stack(own) if own else np.zeros((0, *game.observation_shape[1:]), np.float32)) if ownership else None,
             first_player / len(ended) if ended else 0.5)
+
+
+# A group keeps at least this many games, so its network batches stay large.
+MIN_GAMES_PER_THREAD = 32
+
+
+def selfplay_threads(config: TrainConfig, device: torch.device) -> int:
+    """How many lockstep groups play at once: `selfplay_threads`, or with 0 (auto) one per
+    torch CPU thread as long as each group keeps MIN_GAMES_PER_THREAD games, and one on a GPU
+    (not measured there)."""
+    if config.selfplay_threads > 0:
+        return min(config.selfplay_threads, config.games_per_iteration)
+    if device.type != "cpu":
+        return 1
+    return max(1, min(torch.get_num_threads(), config.games_per_iteration // MIN_GAMES_PER_THREAD))
+
+
+class ThreadedSelfPlay:
+    """`threads` SelfPlay groups, each with its share of `games_per_iteration`, playing at once
+    in threads; `play` returns their games as one batch."""
+
+    def __init__(self, game, config: TrainConfig, refill: bool = True, threads: int = 1):
+        n = config.games_per_iteration
+        shares = [n // threads + (i < n % threads) for i in range(threads)]
+        self.groups = [SelfPlay(game, dataclasses.replace(config, games_per_iteration=k), refill) for k in shares]
+
+    @property
+    def threads(self) -> int:
+        return len(self.groups)
+
+    def play(self, evaluator, rng: np.random.Generator) -> SelfPlayBatch:
+        if len(self.groups) == 1:
+            return self.groups[0].play(evaluator, rng)
+        seeds = rng.integers(0, 2**63, size=len(self.groups))
+        fork = getattr(evaluator, "fork", None)  # stateless evaluators are shared as they are
+        evaluators = [evaluator] + [fork() if fork else evaluator for _ in self.groups[1:]]
+        torch_threads = torch.get_num_threads()
+        per_group = max(1, torch_threads // len(self.groups))
+        results: list[SelfPlayBatch | None] = [None] * len(self.groups)
+        errors: list[BaseException] = []
+
+        def work(i: int) -> None:
+            try:
+                torch.set_num_threads(per_group)
+                results[i] = self.groups[i].play(evaluators[i], np.random.default_rng(seeds[i]))
+            except BaseException as e:  # raised again in the calling thread
+                errors.append(e)
+
+        workers = [threading.Thread(target=work, args=(i,), name=f"selfplay-{i}", daemon=True)
+                   for i in range(len(self.groups))]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        torch.set_num_threads(torch_threads)
+        if fork:
+            for other in evaluators[1:]:
+                evaluator.absorb(other)
+        if errors:
+            raise errors[0]
+        return merge_batches(results)
+
+
+def merge_batches(batches: list[SelfPlayBatch]) -> SelfPlayBatch:
+    """The games of several groups as one batch."""
+    games = sum(b.games for b in batches)
+    owners = [b.owners for b in batches]
+    return SelfPlayBatch(
+        np.concatenate([b.observations for b in batches]), np.concatenate([b.policies for b in batches]),
+        np.concatenate([b.values for b in batches]), games, sum(b.moves for b in batches),
+        sum(b.search_seconds for b in batches), sum(b.resigned for b in batches),
+        sum(b.false_resignations for b in batches), sum(b.would_resign for b in batches),
+        None if owners[0] is None else np.concatenate(owners),
+        sum(b.first_player_score * b.games for b in batches) / games if games else 0.5, len(batches))
 
 
 def play_games(game, evaluator, config: TrainConfig, rng: np.random.Generator) -> SelfPlayBatch:
