@@ -4,6 +4,7 @@
 """
 
 from mcts.evaluators import Evaluator, RolloutEvaluator, UniformEvaluator
-from mcts.search import SearchConfig, SearchResult, SearchTree, search
+from mcts.config import SearchConfig
+from mcts.search import SearchResult, SearchTree, search
 
 __all__ = ["search", "SearchConfig", "SearchResult", "SearchTree", "Evaluator", "UniformEvaluator", "RolloutEvaluator"]

@@ -10,51 +10,16 @@ evaluate (one evaluator call on all new leaves), `backup` (one numba call).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 
 from games.base import Game, State
-from games.native import NativeGame, NativeState
+from games.native import NativeGame
 from mcts import kernels as K
-from mcts.tree import Tree
-
-
-@dataclass
-class SearchConfig:
-    num_simulations: int = 200
-    algorithm: str = "puct"  # "puct" or "gumbel"
-    leaves_per_wave: int = 1  # leaves per tree per wave (virtual loss keeps them apart)
-    c_init: float = 1.25  # PUCT: c(N) = c_init + log((N + c_base + 1) / c_base)
-    c_base: float = 19652.0
-    fpu_reduction: float = 0.25  # unvisited child = parent value - reduction * sqrt(visited prior)
-    fpu_value: float | None = None  # or this fixed value (1.0: every move once first, as in UCT)
-    dirichlet_fraction: float = 0.0  # root noise share (0.25 in self-play)
-    dirichlet_alpha: float | None = None  # None: 10 / number of legal moves
-    max_considered: int = 16  # Gumbel: root actions sampled without replacement
-    gumbel_scale: float = 1.0  # Gumbel noise scale (0: deterministic top-k by prior)
-    c_visit: float = 50.0  # Gumbel: sigma(q) = (c_visit + max N) * c_scale * q
-    c_scale: float = 1.0
-    temperature: float = 0.0  # PUCT action choice: 0 = most visited, else sample N^(1/T)
-    win_check: bool = False  # games whose moves can win at once: a node with a winning move is solved on expansion
-
-    def __post_init__(self):
-        problems = []
-        if self.num_simulations < 1:
-            problems.append("num_simulations must be at least 1")
-        if self.algorithm not in ("puct", "gumbel"):
-            problems.append(f"algorithm must be puct or gumbel, not {self.algorithm!r}")
-        if self.leaves_per_wave < 1:
-            problems.append("leaves_per_wave must be at least 1")
-        if not 0.0 <= self.dirichlet_fraction <= 1.0:
-            problems.append("dirichlet_fraction must be in [0, 1]")
-        if self.max_considered < 1:
-            problems.append("max_considered must be at least 1")
-        if self.temperature < 0:
-            problems.append("temperature must be >= 0")
-        if problems:
-            raise ValueError("bad search settings: " + "; ".join(problems) + ".")
+from mcts.config import SearchConfig
+from mcts.tree import Expansion, Tree, Wave
 
 
 @dataclass
@@ -156,7 +121,7 @@ class SearchTree:
         src = np.maximum(rows, 0)
         new = SearchTree.__new__(SearchTree)
         new.game, new.native = self.game, self.native
-        new.tree = Tree(**{f.name: getattr(self.tree, f.name)[src] for f in fields(Tree)})
+        new.tree = self.tree.rows(src)
         new.states = self.states[src] if self.native else [dict(self.states[r]) if r >= 0 else {} for r in rows]
         new.valid = self.valid[src] & (rows >= 0)
         new.histories = [self.histories[r] if r >= 0 else None for r in rows]
@@ -323,26 +288,19 @@ def search(game: Game, states, evaluator, config: SearchConfig | None = None, rn
 def _run(game: Game, tree: SearchTree, evaluator, config: SearchConfig) -> None:
     t = tree.tree
     t.sims_done[:] = 0
-    leaves = config.leaves_per_wave
-    algorithm = K.GUMBEL if config.algorithm == "gumbel" else K.PUCT
+    params = config.kernel_params()
     table = halving_table(config.max_considered, config.num_simulations)
-    kind = np.empty((t.batch, leaves), np.int64)
-    node = np.empty((t.batch, leaves), np.int64)
-    known = np.zeros((t.batch, leaves), np.float32)
-    leaf_index = np.full((t.batch, leaves), -1, np.int64)
+    wave = Wave.empty(t.batch, config.leaves_per_wave)
+    index = np.full((t.batch, config.leaves_per_wave), -1, np.int64)
+    A = t.num_actions
     while int(t.sims_done.min()) < config.num_simulations:
-        K.select(t.visits, t.value_sum, t.raw_value, t.prior, t.legal, t.children, t.parent, t.action, t.to_play,
-                 t.expanded, t.solved, t.solved_value, t.num_nodes, t.gumbel, t.considered, t.sims_done,
-                 config.num_simulations, leaves, algorithm, config.c_init, config.c_base, config.fpu_reduction,
-                 np.nan if config.fpu_value is None else float(config.fpu_value), config.c_visit, config.c_scale,
-                 table, kind, node)
-        b_idx, k_idx = np.nonzero(kind == K.EXPAND)
+        K.select(t, params, table, wave)
+        b_idx, k_idx = np.nonzero(wave.kind == K.EXPAND)
         n_new = len(b_idx)
-        leaf_index.fill(-1)
-        leaf_index[b_idx, k_idx] = np.arange(n_new)
-        A = t.num_actions
+        index.fill(-1)
+        index[b_idx, k_idx] = np.arange(n_new)
         if n_new:
-            leaf_nodes = node[b_idx, k_idx]
+            leaf_nodes = wave.node[b_idx, k_idx]
             parent_nodes = t.parent[b_idx, leaf_nodes]
             actions = t.action[b_idx, leaf_nodes].astype(np.int64)
             parents = tree.state_rows(b_idx, parent_nodes)
@@ -373,9 +331,7 @@ def _run(game: Game, tree: SearchTree, evaluator, config: SearchConfig) -> None:
             players = np.zeros(0, np.int64)
             terminal = np.zeros(0, bool)
             values0 = np.zeros(0, np.float32)
-        K.backup(t.visits, t.value_sum, t.raw_value, t.prior, t.legal, t.children, t.parent, t.to_play,
-                 t.expanded, t.solved, t.solved_value, t.sims_done, kind, node, leaf_index, priors, masks,
-                 players.astype(np.int8), terminal, values0, known)
+        K.backup(t, wave, Expansion(index, priors, masks, players.astype(np.int8), terminal, values0))
 
 
 def _result(tree: SearchTree, config: SearchConfig, rng: np.random.Generator) -> SearchResult:
@@ -388,11 +344,8 @@ def _result(tree: SearchTree, config: SearchConfig, rng: np.random.Generator) ->
         actions = np.zeros(B, np.int64)
         scores = np.empty(A)
         for b in range(B):
-            K.gumbel_improved_policy(b, 0, t.visits, t.value_sum, t.raw_value, t.prior, t.legal, t.children,
-                                     t.to_play, t.solved, t.solved_value, config.c_visit, config.c_scale, policy[b])
-            K.gumbel_root_scores(b, t.visits, t.value_sum, t.raw_value, t.prior, t.legal, t.children, t.to_play,
-                                 t.solved, t.solved_value, t.gumbel, int(visits[b].max()), config.c_visit,
-                                 config.c_scale, scores)
+            K.gumbel_improved_policy(t, b, 0, config.c_visit, config.c_scale, policy[b])
+            K.gumbel_root_scores(t, b, int(visits[b].max()), config.c_visit, config.c_scale, scores)
             actions[b] = int(np.argmax(scores))
     else:
         policy = visits / np.maximum(visits.sum(axis=1, keepdims=True), 1)
@@ -403,7 +356,10 @@ def _result(tree: SearchTree, config: SearchConfig, rng: np.random.Generator) ->
             actions[b] = win
             policy[b] = 0.0
             policy[b, win] = 1.0
-    assert np.all(legal[np.arange(B), actions])
+    if not np.all(legal[np.arange(B), actions]):
+        bad = int(np.flatnonzero(~legal[np.arange(B), actions])[0])
+        raise RuntimeError(f"the search chose illegal action {int(actions[bad])} in tree {bad}; "
+                           "this is a bug in move37's search, please report it.")
     return SearchResult(visits, policy.astype(np.float32), t.root_value(), actions, tree)
 
 

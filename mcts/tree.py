@@ -3,17 +3,23 @@
 Node 0 of each tree is its root. Values are stored from player 0's point of view (so games
 whose turns do not strictly alternate need no special case) and turned into the mover's
 point of view where they are read.
+
+`Tree` is a NamedTuple so the numba kernels take it as one argument (as mctx passes its
+`Tree`): an array cannot be handed to the wrong parameter, and the kernels stay plain Python
+under `NUMBA_DISABLE_JIT`. The arrays are mutated in place; the tuple itself never changes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 
-@dataclass
-class Tree:
+PER_TREE = ("num_nodes", "gumbel", "considered", "sims_done")  # the fields not indexed by node
+
+
+class Tree(NamedTuple):
     visits: np.ndarray  # (B, N) int32, including virtual visits of leaves in flight
     value_sum: np.ndarray  # (B, N) float64, player 0's view
     raw_value: np.ndarray  # (B, N) float32, the evaluator's value at expansion, player 0's view
@@ -70,12 +76,17 @@ class Tree:
         if capacity <= self.capacity:
             return self
         new = Tree.empty(self.batch, capacity, self.num_actions)
-        for name in ("visits", "value_sum", "raw_value", "prior", "legal", "children", "parent", "action",
-                     "to_play", "expanded", "solved", "solved_value"):
-            getattr(new, name)[:, : self.capacity] = getattr(self, name)
-        for name in ("num_nodes", "gumbel", "considered", "sims_done"):
-            getattr(new, name)[:] = getattr(self, name)
+        for name in self._fields:
+            old, arr = getattr(self, name), getattr(new, name)
+            if name in PER_TREE:
+                arr[:] = old
+            else:
+                arr[:, : self.capacity] = old
         return new
+
+    def rows(self, rows: np.ndarray) -> "Tree":
+        """The trees at `rows` (a fancy-index copy)."""
+        return Tree(*(arr[rows] for arr in self))
 
     def root_value(self) -> np.ndarray:
         """(B,) root values from the view of each root's player to move."""
@@ -87,3 +98,25 @@ class Tree:
         idx = self.children[:, 0, :]
         rows = np.arange(self.batch)[:, None]
         return np.where(idx >= 0, self.visits[rows, np.maximum(idx, 0)], 0).astype(np.int64)
+
+
+class Wave(NamedTuple):
+    """The leaves one `select` call picked: K slots per tree."""
+
+    kind: np.ndarray  # (B, K) int64: EXPAND, KNOWN, COLLISION or IDLE (mcts/kernels.py)
+    node: np.ndarray  # (B, K) int64, the leaf's node (-1 unless EXPAND or KNOWN)
+
+    @classmethod
+    def empty(cls, batch: int, leaves: int) -> "Wave":
+        return cls(np.empty((batch, leaves), np.int64), np.empty((batch, leaves), np.int64))
+
+
+class Expansion(NamedTuple):
+    """What the driver found for the wave's EXPAND leaves, one row per leaf."""
+
+    index: np.ndarray  # (B, K) int64, the row of leaf (b, k) below (-1 for other kinds)
+    priors: np.ndarray  # (n, A) float32, normalised over legal actions (zero at terminals)
+    legal: np.ndarray  # (n, A) bool
+    to_play: np.ndarray  # (n,) int8
+    terminal: np.ndarray  # (n,) bool
+    value: np.ndarray  # (n,) float32, player 0's view: the evaluator's, or the exact result at terminals

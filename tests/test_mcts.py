@@ -258,3 +258,44 @@ def test_win_check_leaves_games_without_one_move_wins_alone():
     plain = mcts.search(game, [state], ev, mcts.SearchConfig(num_simulations=200), rng=0)
     checked = mcts.search(game, [state], ev, mcts.SearchConfig(num_simulations=200, win_check=True), rng=0)
     np.testing.assert_array_equal(plain.visit_counts, checked.visit_counts)
+
+
+GUMBEL_CASES = [("tictactoe", [], 60, 16, 1), ("tictactoe", ["b2", "a1"], 100, 4, 1), ("connect4", ["d", "d", "c"], 200, 16, 1),
+                ("connect4", [], 150, 4, 4), ("go(size=5)", ["C3"], 120, 8, 1), ("othello", [], 64, 16, 8)]
+
+
+@pytest.mark.parametrize("name, moves, sims, considered, leaves", GUMBEL_CASES)
+def test_gumbel_identical_to_the_reference(name, moves, sims, considered, leaves):
+    """Gumbel-top-k root noise, sequential halving, completed Q and deterministic selection
+    below the root, compared visit for visit with the plain-Python reference (same seed)."""
+    game = games.make(name)
+    state = play(game, moves)
+    ev = HashEvaluator()
+    root = ref.run(state, ev, sims, algorithm="gumbel", rng=np.random.default_rng(7), max_considered=considered,
+                   leaves_per_wave=leaves)
+    config = mcts.SearchConfig(num_simulations=sims, algorithm="gumbel", max_considered=considered,
+                               leaves_per_wave=leaves)
+    result = mcts.search(game, [state], ev, config, rng=7)
+    expected = ref.root_visits(root, game.num_actions)
+    np.testing.assert_array_equal(result.visit_counts[0], expected)
+    assert (expected > 0).sum() > 1  # a real spread, not one arm
+    np.testing.assert_allclose(result.policy_target[0], ref.improved_policy(root, 50.0, 1.0), atol=1e-6)
+    best = ref.gumbel_root(root, root.gumbel, int(expected.max()), 50.0, 1.0)
+    assert result.action[0] == int(np.argmax(best))
+
+
+@pytest.mark.parametrize("name, moves, sims, leaves", [("connect4", [], 300, 4), ("tictactoe", ["b2"], 200, 8),
+                                                      ("go(size=5)", [], 150, 16), ("othello", ["d3"], 120, 3)])
+def test_waves_of_several_leaves_with_dirichlet_noise_identical_to_the_reference(name, moves, sims, leaves):
+    """Several leaves per wave (virtual loss, collisions, backup in order) and Dirichlet noise
+    at the root, compared visit for visit with the plain-Python reference."""
+    game = games.make(name)
+    state = play(game, moves)
+    ev = HashEvaluator()
+    root = ref.run(state, ev, sims, leaves_per_wave=leaves, rng=np.random.default_rng(11), dirichlet_fraction=0.25)
+    config = mcts.SearchConfig(num_simulations=sims, leaves_per_wave=leaves, dirichlet_fraction=0.25)
+    result = mcts.search(game, [state], ev, config, rng=11)
+    np.testing.assert_array_equal(result.visit_counts[0], ref.root_visits(root, game.num_actions))
+    assert result.tree.tree.visits[0, 0] == root.visits
+    plain = mcts.search(game, [state], ev, mcts.SearchConfig(num_simulations=sims, leaves_per_wave=leaves), rng=11)
+    assert not np.array_equal(plain.visit_counts[0], result.visit_counts[0])  # the noise mattered
