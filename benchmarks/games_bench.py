@@ -13,15 +13,15 @@ import numpy as np
 
 import games
 
-# native name -> (pyspiel game string, native params)
+# benchmark row -> game spec (each game names its pyspiel twin: Game.openspiel)
 GAMES = {
-    "tictactoe": ("tic_tac_toe", {}),
-    "connect4": ("connect_four", {}),
-    "gomoku": ("gomoku", {}),
-    "othello": ("othello", {}),
-    "go9": ("go(board_size=9)", {}),
-    "go9-openspiel-rules": ("go(board_size=9)", {"rules": "openspiel"}),
-    "go19": ("go(board_size=19)", {}),
+    "tictactoe": "tictactoe",
+    "connect4": "connect4",
+    "gomoku": "gomoku",
+    "othello": "othello",
+    "go9": "go9",
+    "go9-openspiel-rules": "go(size=9,rules=openspiel)",
+    "go19": "go19",
 }
 
 
@@ -38,9 +38,7 @@ def _timed(fn, seconds: float) -> tuple[int, int, float]:
 
 
 def native_rate(name: str, seconds: float, batch: int = 64) -> tuple[float, float]:
-    base = name.split("-")[0]
-    params = GAMES[name][1]
-    game = games.make(base, **params)
+    game = games.make(GAMES[name])
     states = np.repeat(game.initial_array()[None], batch, axis=0)
     plies = np.empty(batch, dtype=np.int64)
     seed = iter(range(1, 1 << 30))
@@ -56,7 +54,7 @@ def native_rate(name: str, seconds: float, batch: int = 64) -> tuple[float, floa
 def pyspiel_python_rate(name: str, seconds: float) -> tuple[float, float]:
     import pyspiel
 
-    game = pyspiel.load_game(GAMES[name][0])
+    game = pyspiel.load_game(games.make(GAMES[name]).openspiel)
     rng = np.random.default_rng(0)
 
     def run():
@@ -77,7 +75,7 @@ def openspiel_cpp_rate(name: str, seconds: float, simulations: int = 1000) -> fl
     almost all of its time is the C++ rollout from a near-root leaf."""
     import pyspiel
 
-    game = pyspiel.load_game(GAMES[name][0])
+    game = pyspiel.load_game(games.make(GAMES[name]).openspiel)
     evaluator = pyspiel.RandomRolloutEvaluator(1, 0)
     bot = pyspiel.MCTSBot(game, evaluator, 2.0, simulations, 10**7, False, 0, False)
     state = game.new_initial_state()

@@ -14,7 +14,7 @@ import time
 import games
 import mcts
 
-OPENSPIEL = {"connect4": "connect_four", "go9": "go(board_size=9)"}
+GAMES = ("connect4", "go9")
 
 
 def _rate(fn, simulations_per_call: int, seconds: float) -> float:
@@ -30,7 +30,7 @@ def _rate(fn, simulations_per_call: int, seconds: float) -> float:
 def openspiel_rate(name: str, simulations: int, seconds: float) -> float:
     import pyspiel
 
-    game = pyspiel.load_game(OPENSPIEL[name])
+    game = pyspiel.load_game(games.make(name).openspiel)
     bot = pyspiel.MCTSBot(game, pyspiel.RandomRolloutEvaluator(1, 0), 2.0, simulations, 10**7, False, 0, False)
     state = game.new_initial_state()
     return _rate(lambda: bot.step(state), simulations, seconds)
@@ -46,9 +46,9 @@ def ours_rate(name: str, simulations: int, seconds: float, trees: int, leaves: i
 
 def main(seconds: float = 2.0, names: list[str] | None = None, simulations: int = 1000) -> list[dict]:
     rows = []
-    for name in names or list(OPENSPIEL):
-        if name not in OPENSPIEL:
-            raise ValueError(f"unknown benchmark game {name!r}; choose from {', '.join(OPENSPIEL)}.")
+    for name in names or list(GAMES):
+        if name not in GAMES:
+            raise ValueError(f"unknown benchmark game {name!r}; choose from {', '.join(GAMES)}.")
         base = openspiel_rate(name, simulations, seconds)
         print(f"\n{name}: OpenSpiel C++ MCTSBot, {simulations} simulations, 1 rollout/leaf: {base:>12,.0f} sims/s")
         rows.append({"game": name, "setting": "openspiel-cpp", "sims_per_s": base})

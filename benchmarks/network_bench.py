@@ -14,9 +14,10 @@ import time
 import torch
 
 import games
-from engine.inference import cpu_has_native_bf16
-from engine.network import NetworkConfig, PolicyValueNet, default_config, frozen, inference_copy
-from engine.quantize import cpu_has_vnni, int8_copy, random_game_observations
+from engine.nets.cpu import cpu_has_native_bf16, cpu_has_vnni
+from engine.nets.network import NetworkConfig, PolicyValueNet, default_config, frozen, inference_copy
+from engine.nets.quantize import int8_copy
+from games.random_play import random_game_observations
 
 BATCHES = (1, 8, 32, 256)
 

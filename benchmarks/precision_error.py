@@ -20,10 +20,10 @@ import numpy as np
 import torch
 
 import games
-from engine.arena import random_opening
-from engine.checkpoint import load, network_from, resolve_path
-from engine.inference import INT8_CALIBRATION_POSITIONS, NetworkEvaluator, cpu_has_native_bf16
-from engine.quantize import cpu_has_vnni, random_game_observations
+from engine.nets.checkpoint import load, network_from, resolve_path
+from engine.nets.cpu import cpu_has_native_bf16, cpu_has_vnni
+from engine.nets.inference import INT8_CALIBRATION_POSITIONS, NetworkEvaluator
+from games.random_play import random_game_observations, random_opening
 
 
 def replay_positions(run_dir: str, n: int, seed: int = 0) -> np.ndarray:

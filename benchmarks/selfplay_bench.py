@@ -17,9 +17,9 @@ import torch
 
 import games
 import mcts
-from engine.inference import NetworkEvaluator, check_precision, resolve_device
-from engine.network import NetworkConfig, PolicyValueNet
-from engine.quantize import random_game_observations
+from engine.nets.inference import NetworkEvaluator, check_precision, resolve_device
+from engine.nets.network import NetworkConfig, PolicyValueNet
+from games.random_play import random_game_observations
 from training.config import TrainConfig
 from training.selfplay import ThreadedSelfPlay, selfplay_threads
 
@@ -39,7 +39,7 @@ def _evaluator(game, device: str, precision: str = "auto") -> NetworkEvaluator:
     positions = random_game_observations(game, GAMES_IN_LOCKSTEP * LEAVES_PER_WAVE)
     ev = NetworkEvaluator(net, device, cache_size=0, precision=precision,  # no cache: every position is a forward pass
                           calibration=positions if precision == "int8" else None)
-    config = mcts.SearchConfig(num_simulations=8, leaves_per_wave=LEAVES_PER_WAVE, win_check=TrainConfig().win_check)
+    config = mcts.SearchConfig(num_simulations=8, leaves_per_wave=LEAVES_PER_WAVE, win_check=TrainConfig().search.win_check)
     mcts.search(game, [game.new_initial_state() for _ in range(2)], ev, config, np.random.default_rng(0))
     ev._forward(positions)
     ev.seconds, ev.positions, ev.calls = 0.0, 0, 0
@@ -52,7 +52,7 @@ def batched(game, seconds: float, device: str, games_in_lockstep: int = GAMES_IN
     (`threads` = 0) or in `threads`; `refill=False` starts every game together and plays all of
     them to the end before starting more, as self-play did before it was continuous."""
     ev = _evaluator(game, device, precision)
-    config = TrainConfig(games_per_iteration=games_in_lockstep, simulations=SIMULATIONS,
+    config = TrainConfig().override(games_per_iteration=games_in_lockstep, simulations=SIMULATIONS,
                          fast_simulations=SIMULATIONS, full_search_share=1.0, leaves_per_wave=LEAVES_PER_WAVE,
                          temperature_moves=8, selfplay_threads=threads)
     rng = np.random.default_rng(0)
@@ -73,7 +73,7 @@ def _figures(moves: int, seconds: float, ev: NetworkEvaluator, threads: int = 1)
 def sequential(game, seconds: float, device: str, precision: str = "auto") -> dict:
     ev = _evaluator(game, device, precision)
     config = mcts.SearchConfig(num_simulations=SIMULATIONS, leaves_per_wave=1, dirichlet_fraction=0.25,
-                               win_check=TrainConfig().win_check)  # the same search as the batched side
+                               win_check=TrainConfig().search.win_check)  # the same search as the batched side
     rng = np.random.default_rng(0)
     moves, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:

@@ -2,6 +2,6 @@
 
 
 def make_player(spec, game):
-    from engine.players import make_player as _make
+    from engine.play.specs import make_player as _make
 
     return _make(spec, game)

@@ -74,9 +74,10 @@ def cmd_play(args) -> int:
     import datetime
     import os
 
-    from engine import sgf
-    from engine.players import PlayerSpecError, make_player
-    from engine.terminal import Session
+    from engine.play import sgf
+    from engine.play.base import PlayerSpecError
+    from engine.play.specs import make_player
+    from engine.play.terminal import Session
 
     game = _game(args.game)
     is_go = hasattr(game, "area_score")
@@ -121,7 +122,7 @@ def _sgf_writer(game, directory: str):
     """on_game callback of the arena that writes each Go game to DIRECTORY/game_NNNN.sgf."""
     import os
 
-    from engine import sgf
+    from engine.play import sgf
 
     try:
         os.makedirs(directory, exist_ok=True)
@@ -149,8 +150,9 @@ def _sgf_writer(game, directory: str):
 def _lockstep_match(game, a, b, args, progress, on_game):
     """--lockstep: every game at once, one batched search for A per step (as in training's
     evaluation), each game against its own fresh B (`b` itself in the first)."""
-    from engine.arena import play_match_lockstep
-    from engine.players import MCTSPlayer, make_player
+    from engine.play.arena import play_match_lockstep
+    from engine.play.players import MCTSPlayer
+    from engine.play.specs import make_player
 
     if not isinstance(a, MCTSPlayer):
         raise UsageError(f"--lockstep needs a searching first player (mcts:N or a checkpoint), not {a.name}.")
@@ -174,8 +176,9 @@ def _lockstep_match(game, a, b, args, progress, on_game):
 def cmd_arena(args) -> int:
     import json
 
-    from engine.arena import play_match
-    from engine.players import PlayerSpecError, make_player
+    from engine.play.arena import play_match
+    from engine.play.base import PlayerSpecError
+    from engine.play.specs import make_player
 
     game = _game(args.game)
     if args.games < 1:
@@ -213,7 +216,7 @@ def cmd_arena(args) -> int:
 
 
 def cmd_gtp(args) -> int:
-    from engine.gtp import GtpEngine, GtpFailure
+    from engine.play.gtp import GtpEngine, GtpFailure
 
     if not 2 <= args.size <= 19:
         raise UsageError(f"--size must be between 2 and 19, not {args.size}.")
@@ -230,21 +233,44 @@ def cmd_gtp(args) -> int:
     return 0
 
 
+def _print_settings(game: str | None, config) -> None:
+    """`move37 train [GAME] --settings`: every setting with the value GAME's run would use."""
+    from training.config import settings_table
+
+    rows = settings_table(config)
+    width = max(len(r[0]) for r in rows)
+    head = f"value for {game}" if game else "default"
+    print(f"{'setting':<{width}}  {head:<22}  description (generic default in brackets where the game's differs)")
+    for key, value, generic, text in rows:
+        note = f" [{generic}]" if value != generic else ""
+        print(f"{key:<{width}}  {value:<22}  {text}{note}")
+    print("\nSet any of them as key=value after the game, e.g. `move37 train connect4 search.c_init=1.5 minutes=10`; "
+          "--config FILE reads them from TOML (search settings in a [search] table).")
+
+
 def cmd_train(args) -> int:
     import os
 
-    from training.config import resolve
+    import games
+    from training.config import TrainConfig, resolve
     from training.run import RunError, Trainer
 
+    if args.game is None:
+        if args.list_settings:
+            _print_settings(None, TrainConfig())
+            return 0
+        raise UsageError("train needs a game, like `move37 train connect4` (`move37 games` lists them).")
+    run_dir = args.run_dir or os.path.join("runs", args.game)
+    saved = os.path.join(run_dir, "config.toml") if args.resume else None  # a resumed run keeps its settings
     try:
-        config = resolve(args.game, args.config, args.settings, minutes=args.minutes, seed=args.seed,
+        config = resolve(args.game, args.config, args.settings, saved=saved, minutes=args.minutes, seed=args.seed,
                          device=args.device)
-        import games
-
         games.make(config.game)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    run_dir = args.run_dir or os.path.join("runs", config.game)
+    if args.list_settings:
+        _print_settings(args.game, config)
+        return 0
     try:
         trainer = Trainer(config, run_dir, resume=args.resume)
     except (RunError, ValueError) as e:
@@ -320,8 +346,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_arena)
 
     s = sub.add_parser("train", help="train an agent by self-play (AlphaZero)")
-    s.add_argument("game")
-    s.add_argument("settings", nargs="*", help="key=value training settings (see training/config.py)")
+    s.add_argument("game", nargs="?", help="game name, see `move37 games`")
+    s.add_argument("settings", nargs="*", help="key=value training settings, e.g. minutes=10 search.c_init=1.5; "
+                                               "`move37 train GAME --settings` lists each with its value and meaning")
+    s.add_argument("--settings", dest="list_settings", action="store_true",
+                   help="print every training and search setting with its value for GAME and a description, then exit")
     s.add_argument("--config", default=None, help="a TOML file of training settings")
     s.add_argument("--run-dir", default=None, help="where the run lives (default runs/GAME)")
     s.add_argument("--resume", action="store_true", help="continue the run in the run directory")

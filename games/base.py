@@ -104,6 +104,10 @@ class Game:
     # whether one move can end the game with a win for its player (k in a row: yes; Go, Othello:
     # not in a way worth checking); search's win_check looks for such moves only in these games
     wins_in_one_move: bool = False
+    # the pyspiel game string with the same action ids (None: no counterpart). Rules are equal
+    # where the differential tests say so (Go: with rules="openspiel"); openspiel-mcts, the
+    # benchmarks and those tests all read this one attribute.
+    openspiel: str | None = None
 
     def new_initial_state(self) -> State:
         raise NotImplementedError

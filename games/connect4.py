@@ -10,6 +10,7 @@ from games.notation import LETTERS
 class Connect4(MNKGame):
     def __init__(self, rows: int = 6, columns: int = 7, connect: int = 4):
         super().__init__("connect4", rows, columns, connect, gravity=True)
+        self.openspiel = f"connect_four(rows={self.height},columns={self.width},x_in_row={self.connect})"
 
     def action_to_string(self, action: int) -> str:
         return LETTERS[self._check_action_id(action)]

@@ -12,6 +12,7 @@ class Gomoku(MNKGame):
         if not 5 <= int(size) <= 26:
             raise ValueError(f"gomoku: size must be between 5 and 26, not {size}.")
         super().__init__("gomoku", int(size), int(size), int(connect), gravity=False)
+        self.openspiel = f"gomoku(size={self.width},connect={self.connect})"
 
     def action_to_string(self, action: int) -> str:
         a = self._check_action_id(action)

@@ -41,6 +41,7 @@ class OpenSpielGame(Game):
                 f"sequential, with an observation tensor): {'; '.join(problems)}."
             )
         self.name = f"openspiel:{spec}"
+        self.openspiel = spec
         self.num_actions = self._game.num_distinct_actions()
         shape = list(self._game.observation_tensor_shape())
         if len(shape) == 1:

@@ -140,6 +140,7 @@ def _playout_batch(states, seed, out_outcome, out_plies):
 
 class Othello(NativeGame, kernels=globals()):
     name = "othello"
+    openspiel = "othello"
     num_actions = N * N + 1
     observation_shape = (4, N, N)
     state_size = _HEADER + N * N

@@ -9,6 +9,7 @@ from games.notation import parse_point, point_name
 class TicTacToe(MNKGame):
     def __init__(self):
         super().__init__("tictactoe", 3, 3, 3, gravity=False)
+        self.openspiel = "tic_tac_toe"
 
     def action_to_string(self, action: int) -> str:
         a = self._check_action_id(action)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from engine import checkpoint
-from engine.network import NetworkConfig, PolicyValueNet
+from engine.nets import checkpoint
+from engine.nets.network import NetworkConfig, PolicyValueNet
 
 
 def save_tictactoe_checkpoint(path) -> str:

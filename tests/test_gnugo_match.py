@@ -14,7 +14,7 @@ import sys
 import pytest
 
 import games
-from engine.gnugo import GtpProcess, find_gnugo
+from engine.play.gnugo import GtpProcess, find_gnugo
 
 GNUGO = find_gnugo()
 pytestmark = pytest.mark.skipif(GNUGO is None and not os.environ.get("CI"), reason="GNU Go is not installed")

@@ -149,7 +149,7 @@ def test_ownership_is_area_scoring_point_by_point():
 def test_legal_mask_agrees_with_the_point_by_point_check(rules):
     """The mask kernel counts every group's liberties once for the board; it must say exactly
     what trying each point alone (`_try_move`, with the superko test) says, captures and all."""
-    from games import go as kernels
+    from games import go_kernels as kernels
 
     game = games.make("go", size=7, rules=rules)
     n, _, rule_id, _ = game.consts

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import pytest
 
-from engine.gtp import GtpEngine, handicap_points
+from engine.play import players
+from engine.play.gtp import GtpEngine, handicap_points
 
 
 @pytest.fixture
@@ -119,13 +119,26 @@ def test_sgf_round_trip_through_the_engine(engine, tmp_path):
     assert "move 2" in ok(other, "showboard")  # a bad file changes nothing
 
 
-def test_time_settings_are_respected():
+def test_time_settings_are_respected(monkeypatch):
+    """The clock is simulated (10,000 simulations a second) so the check does not depend on how
+    busy the machine is: the move's budget is 0.8 s (byo-yomi, one stone), and the search stops
+    at that budget, long before its simulation count, without running past it."""
     engine = GtpEngine("mcts:1000000", size=9, seed=0)  # far more simulations than the clock allows
     ok(engine, "time_settings 0 1 1")  # one second per move, byo-yomi
     ok(engine, "time_left b 1 1")
-    t0 = time.perf_counter()
+    assert engine._budget(0) == pytest.approx(0.8)
+    clock = [0.0]
+    real_search = players.mcts.search
+
+    def timed_search(game, states, evaluator, config, *args):
+        clock[0] += config.num_simulations / 10_000
+        return real_search(game, states, evaluator, config, *args)
+
+    monkeypatch.setattr(players.mcts, "search", timed_search)
+    monkeypatch.setattr(players.time, "perf_counter", lambda: clock[0])
     ok(engine, "genmove b")
-    assert time.perf_counter() - t0 < 3.0
+    searched = int(engine.agent.last_result.tree.tree.visits[0, 0]) - 1
+    assert 0.8 <= clock[0] <= 0.81 and searched == round(clock[0] * 10_000)
 
 
 def test_genmove_analyze_streams_info_then_plays(engine):
@@ -151,8 +164,9 @@ def test_lz_analyze_streams_until_the_next_command():
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     proc.stdin.write("lz-analyze b 5\n")
     proc.stdin.flush()
-    time.sleep(2.0)
-    out, err = proc.communicate("name\nquit\n", timeout=60)
+    head = [proc.stdout.readline() for _ in range(3)]  # '=', then two analysis lines, however long they take
+    out, err = proc.communicate("name\nquit\n", timeout=120)
+    out = "".join(head) + out
     assert out.startswith("=\n")
     infos = [line for line in out.splitlines() if line.startswith("info move")]
     assert len(infos) >= 2 and "winrate" in infos[0] and "visits" in infos[0]

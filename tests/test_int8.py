@@ -9,10 +9,11 @@ import torch
 
 import games
 from benchmarks import precision_error
-from engine.inference import CPU_INT8_MIN_BATCH, NetworkEvaluator, check_precision
-from engine.network import NetworkConfig, PolicyValueNet
-from engine.players import PlayerSpecError, make_player
-from engine.quantize import cpu_has_vnni
+from engine.nets.inference import CPU_INT8_MIN_BATCH, NetworkEvaluator, check_precision
+from engine.nets.network import NetworkConfig, PolicyValueNet
+from engine.play.base import PlayerSpecError
+from engine.play.specs import make_player
+from engine.nets.cpu import cpu_has_vnni
 
 needs_vnni = pytest.mark.skipif(not cpu_has_vnni(), reason="int8 inference needs a CPU with VNNI")
 
@@ -67,7 +68,7 @@ def test_int8_agrees_with_fp32_on_large_batches_and_leaves_small_ones_alone():
 def test_int8_calibration_must_span_the_game():
     """Calibrated on random games, a network's int8 copy stays close to fp32 on full boards;
     calibrated on opening positions alone, it clips them and drifts far further."""
-    from engine.quantize import random_game_observations
+    from games.random_play import random_game_observations
 
     game = games.make("go(size=5)")
     net = _trained_like_net(game)
@@ -85,11 +86,11 @@ def test_int8_calibration_must_span_the_game():
 
 
 def test_int8_is_refused_where_it_cannot_run(monkeypatch):
-    import engine.quantize
+    import engine.nets.inference
 
     with pytest.raises(ValueError, match="CPU only"):
         check_precision("int8", torch.device("cuda"))
-    monkeypatch.setattr(engine.quantize, "cpu_has_vnni", lambda: False)
+    monkeypatch.setattr(engine.nets.inference, "cpu_has_vnni", lambda: False)
     game = games.make("tictactoe")
     net = PolicyValueNet(game.observation_shape, game.num_actions, NetworkConfig(1, 8))
     with pytest.raises(ValueError, match="needs a CPU with int8 dot products"):

@@ -8,7 +8,7 @@ import pytest
 from games import native
 
 
-@pytest.mark.parametrize("module", ["games.mnk", "games.othello", "games.go"])
+@pytest.mark.parametrize("module", ["games.mnk", "games.othello", "games.go_kernels"])
 def test_header_slots_agree(module):
     m = importlib.import_module(module)
     assert (m._TO_PLAY, m._TERMINAL, m._OUTCOME, m._PLY, m._LAST) == (
@@ -16,7 +16,7 @@ def test_header_slots_agree(module):
     assert m._HEADER >= native.HEADER
 
 
-@pytest.mark.parametrize("module", ["games.mnk", "games.othello", "games.go", "mcts.kernels"])
+@pytest.mark.parametrize("module", ["games.mnk", "games.othello", "games.go_kernels", "mcts.kernels"])
 def test_kernels_release_the_gil(module):
     """Self-play threads search at once only if every kernel they call runs without the GIL."""
     import numba

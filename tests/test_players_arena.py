@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 import games
-from engine.arena import elo_of, play_match, play_match_lockstep
-from engine.players import MCTSPlayer, PlayerSpecError, Resigned, make_player
+from engine.play.arena import elo_of, play_match, play_match_lockstep
+from engine.play.base import PlayerSpecError, Resigned
+from engine.play.players import MCTSPlayer
+from engine.play.specs import make_player
 
 
 def brute_force_value(state, mover, memo=None):
@@ -179,7 +181,7 @@ def test_arena_cli_json_and_errors():
 
 @pytest.mark.parametrize("lockstep", [[], ["--lockstep"]])
 def test_arena_writes_go_games_as_sgf(tmp_path, lockstep):
-    from engine import sgf
+    from engine.play import sgf
 
     cmd = [sys.executable, "-m", "engine.cli", "arena", "go(size=5)", "mcts:50", "random", "--games", "2",
            "--sgf-dir", str(tmp_path)] + lockstep
@@ -195,9 +197,9 @@ def test_arena_writes_go_games_as_sgf(tmp_path, lockstep):
 
 
 def test_missing_gnugo_says_how_to_install_it(monkeypatch):
-    import engine.gnugo
+    import engine.play.gnugo
 
-    monkeypatch.setattr(engine.gnugo, "find_gnugo", lambda: None)
+    monkeypatch.setattr(engine.play.gnugo, "find_gnugo", lambda: None)
     with pytest.raises(PlayerSpecError, match="apt-get install gnugo"):
         make_player("gnugo:5", games.make("go9"))
     with pytest.raises(PlayerSpecError, match="only Go"):

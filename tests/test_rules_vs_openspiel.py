@@ -13,13 +13,13 @@ import pytest
 import games
 
 CASES = [
-    # native spec, pyspiel spec, number of random games
-    ("connect4", "connect_four", 2000),
-    ("gomoku", "gomoku", 1000),
-    ("othello", "othello", 1000),
-    ("go(size=9,rules=openspiel)", "go(board_size=9)", 1000),
-    ("go(size=13,rules=openspiel)", "go(board_size=13)", 150),
-    ("go(size=19,rules=openspiel)", "go(board_size=19)", 25),
+    # native spec (its pyspiel twin is Game.openspiel), number of random games
+    ("connect4", 2000),
+    ("gomoku", 1000),
+    ("othello", 1000),
+    ("go(size=9,rules=openspiel)", 1000),
+    ("go(size=13,rules=openspiel)", 150),
+    ("go(size=19,rules=openspiel)", 25),
 ]
 
 
@@ -41,10 +41,10 @@ def compare_game(native, spiel, rng):
         theirs.apply_action(a)
 
 
-@pytest.mark.parametrize("native_spec, spiel_spec, n_games", CASES, ids=[c[0] for c in CASES])
-def test_random_games_agree(native_spec, spiel_spec, n_games):
+@pytest.mark.parametrize("native_spec, n_games", CASES, ids=[c[0] for c in CASES])
+def test_random_games_agree(native_spec, n_games):
     native = games.make(native_spec)
-    spiel = pyspiel.load_game(spiel_spec)
+    spiel = pyspiel.load_game(native.openspiel)
     rng = np.random.default_rng(12345)
     plies = sum(len(compare_game(native, spiel, rng).history()) for _ in range(n_games))
     assert plies > n_games  # the games were real games, not empty loops
@@ -55,7 +55,7 @@ def test_go_repetition_draws_agree(size):
     """Random Go on small boards sometimes repeats a position, which OpenSpiel's rules end as
     a draw: those games must agree too (the seeded run has 12, 9 and 4 of them)."""
     native = games.make(f"go(size={size},rules=openspiel)")
-    spiel = pyspiel.load_game(f"go(board_size={size})")
+    spiel = pyspiel.load_game(native.openspiel)
     rng = np.random.default_rng(7)
     repetitions = 0
     for _ in range(1500):
@@ -81,7 +81,7 @@ def _all_states(spiel_state, native_state, seen: set, out: list):
 
 def test_tictactoe_every_reachable_state_agrees():
     native = games.make("tictactoe")
-    spiel = pyspiel.load_game("tic_tac_toe")
+    spiel = pyspiel.load_game(native.openspiel)
     states: list = []
     _all_states(spiel.new_initial_state(), native.new_initial_state(), set(), states)
     assert len(states) == 5478  # the number of reachable tic-tac-toe positions

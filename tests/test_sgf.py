@@ -7,7 +7,7 @@ import re
 import pytest
 
 import games
-from engine import sgf
+from engine.play import sgf
 
 
 def test_round_trip_with_setup_moves_and_passes():

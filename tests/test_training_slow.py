@@ -8,7 +8,8 @@ import sys
 import pytest
 
 import games
-from engine.players import MinimaxPlayer, make_player
+from engine.play.players import MinimaxPlayer
+from engine.play.specs import make_player
 
 
 def reachable_states(game):

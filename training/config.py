@@ -1,102 +1,141 @@
-"""Training settings: one flat dataclass, per-game defaults in bundled TOML files, overrides
-from a --config file and key=value arguments; the resolved settings go to the run directory."""
+"""Training settings: one dataclass with the search's settings nested in it, per-game values
+in bundled TOML files, overrides from a --config file and key=value arguments; the resolved
+settings go to the run directory. Every setting carries a one-line description, printed by
+`move37 train GAME --settings`.
+
+Keys: a field name (`games_per_iteration=128`), or `search.FIELD` for the self-play search
+(`search.c_init=1.5`; in TOML a `[search]` table). Run directories written before the search
+was nested keep working: `simulations`, `algorithm`, `leaves_per_wave`, `dirichlet_fraction`
+and `win_check` are read as `search.*` (ALIASES).
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from dataclasses import dataclass, fields
 from importlib import resources
 
-from engine.players import parse_bool
+from mcts import SearchConfig
+from mcts.settings import describe, replace_from, setting
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # Python 3.10
     import tomli as tomllib
 
+ALIASES = {"simulations": "num_simulations", "algorithm": "algorithm", "leaves_per_wave": "leaves_per_wave",
+           "dirichlet_fraction": "dirichlet_fraction", "win_check": "win_check"}  # flat key -> search.KEY
+
+
+def _selfplay_search() -> SearchConfig:
+    return SearchConfig(num_simulations=64, leaves_per_wave=4, dirichlet_fraction=0.25, win_check=True)
+
 
 @dataclass
 class TrainConfig:
-    game: str = "tictactoe"
+    game: str = setting("tictactoe", "the game (see `move37 games`)")
     # network
-    network: str = ""  # preset like b6c64; "" = the game's default size
+    network: str = setting("", "network preset like b6c64 (blocks, channels); empty: the game's default size")
     # self-play
-    games_per_iteration: int = 64  # games in play at once (one batched search for all), and games per iteration
-    continuous: bool = True  # a new game starts whenever one ends; unfinished games go on in the next iteration
-    simulations: int = 64  # full searches (recorded as policy targets)
-    fast_simulations: int = 16  # playout cap randomization: cheap searches, not recorded
-    full_search_share: float = 0.25
-    algorithm: str = "puct"
-    leaves_per_wave: int = 4
-    dirichlet_fraction: float = 0.25
-    win_check: bool = True  # search solves a node whose mover can win at once (k-in-a-row games)
-    temperature_moves: int = 4  # moves sampled from the visit counts before playing the best
-    random_opening_share: float = 0.0  # share of games that open with random, unrecorded moves
-    random_opening_moves: int = 0  # at most this many (uniform from 1)
-    fork_share: float = 0.0  # chance per move that a copy of the game branches off after a random move
-    tree_reuse: bool = False  # each game's next search starts from the subtree of the move played
-    root_value_share: float = 0.0  # value target = (1 - share) * game result + share * full search's root value
-    # games with a score (Go): the result in the value target becomes
-    # (1 - share) * result + share * tanh(final margin / board side)
-    score_value_share: float = 0.0
-    # lockstep groups of games playing at once, one per thread; 0: one per torch CPU thread (each
-    # group keeping at least 32 games), 1 on a GPU
-    selfplay_threads: int = 0
-    resign_threshold: float = -1.0  # resign when the searched value is below this (-1: never)
-    resign_playout_share: float = 0.1  # games played out anyway, to count false resignations
+    search: SearchConfig = setting(
+        factory=_selfplay_search, help="the full self-play search (recorded as a policy target); "
+                                       "search.num_simulations is its simulation count")
+    games_per_iteration: int = setting(64, "games in play at once (one batched search for all), and games per iteration")
+    continuous: bool = setting(True, "a new game starts whenever one ends; unfinished games go on in the next iteration")
+    fast_simulations: int = setting(16, "playout cap randomization: simulations of the cheap, unrecorded searches")
+    full_search_share: float = setting(0.25, "share of moves that get the full, recorded search")
+    temperature_moves: int = setting(4, "moves sampled from the visit counts before playing the most visited")
+    random_opening_share: float = setting(0.0, "share of games that open with random, unrecorded moves")
+    random_opening_moves: int = setting(0, "at most this many random opening moves (uniform from 1)")
+    fork_share: float = setting(0.0, "chance per move that a copy of the game branches off after a random move")
+    tree_reuse: bool = setting(False, "each game's next search starts from the subtree of the move played")
+    root_value_share: float = setting(0.0, "value target = (1 - share) * game result + share * root value of the full search")
+    score_value_share: float = setting(0.0, "games with a score (Go): result in the value target = (1 - share) * "
+                                            "result + share * tanh(final margin / board side)")
+    selfplay_threads: int = setting(0, "lockstep groups of games playing at once, one per thread; 0: one per torch "
+                                       "CPU thread (each keeping at least 32 games), 1 on a GPU")
+    resign_threshold: float = setting(-1.0, "resign when the searched value is below this (-1: never)")
+    resign_playout_share: float = setting(0.1, "share of games played out anyway, to count false resignations")
     # learning
-    batch_size: int = 256
-    learning_rate: float = 0.02
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    sample_reuse: float = 4.0  # average number of times a position is trained on
-    ownership_weight: float = 1.5  # games with an ownership target (Go): weight of that auxiliary loss (0: off)
-    replay_window: int = 50_000
+    batch_size: int = setting(256, "positions per SGD step")
+    learning_rate: float = setting(0.02, "base learning rate (cosine decay to a tenth of it over the planned run)")
+    momentum: float = setting(0.9, "Nesterov momentum")
+    weight_decay: float = setting(1e-4, "L2 weight decay")
+    sample_reuse: float = setting(4.0, "average number of times a position is trained on")
+    ownership_weight: float = setting(1.5, "games with an ownership target (Go): weight of that auxiliary loss (0: off)")
+    replay_window: int = setting(50_000, "positions kept for training, newest first")
     # evaluation
-    eval_games: int = 20
-    eval_every: int = 1  # evaluate every this many iterations (and at the last one)
-    eval_minutes: float = 0.0  # if > 0: evaluate once this many minutes have passed since the last one
-    eval_simulations: int = 64
-    eval_opponents: str = "random,mcts:200"  # player specs; "best" = the best earlier checkpoint
+    eval_games: int = setting(20, "games per evaluation opponent (0: no evaluation)")
+    eval_every: int = setting(1, "evaluate every this many iterations (and at the last one)")
+    eval_minutes: float = setting(0.0, "if > 0: evaluate once this many minutes have passed since the last one")
+    eval_simulations: int = setting(64, "simulations per move of the evaluated agent")
+    eval_opponents: str = setting("random,mcts:200", "player specs, comma-separated; best = the best earlier checkpoint")
     # run
-    minutes: float = 3.0
-    iterations: int = 0  # 0: as many as the minutes allow
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "auto"  # auto: bf16 on CUDA and on CPUs with native bf16 for large batches; fp32; bf16;
-    # int8: large self-play batches through an int8 copy on CPUs with VNNI, training steps as auto
+    minutes: float = setting(3.0, "training time")
+    iterations: int = setting(0, "iterations to run (0: as many as the minutes allow)")
+    seed: int = setting(0, "seed of every random stream")
+    device: str = setting("auto", "auto (CUDA when present), cpu or cuda[:N]")
+    precision: str = setting("auto", "auto (bf16 on CUDA and on CPUs with native bf16 for large batches), fp32, "
+                                     "bf16, or int8 (large self-play batches through an int8 copy on CPUs with VNNI)")
 
     def override(self, **values) -> "TrainConfig":
-        known = {f.name: f.type for f in fields(self)}
-        clean = {}
+        """A copy with `values` set: flat keys, `search.KEY` keys, a `search` table (dict) and
+        the old flat search keys (ALIASES) alike, each checked and typed."""
+        search: dict = {}
+        flat: dict = {}
         for key, value in values.items():
+            if key == "search" and isinstance(value, dict):
+                search.update(value)
+            elif key.startswith("search."):
+                search[key[len("search."):]] = value
+            elif key in ALIASES:
+                search[ALIASES[key]] = value
+            else:
+                flat[key] = value
+        known = {f.name for f in fields(self)} - {"search"}
+        for key in flat:
             if key not in known:
-                raise ValueError(f"unknown training setting {key!r}; known: {', '.join(known)}.")
-            default = getattr(self, key)
-            try:
-                if isinstance(default, bool):
-                    clean[key] = value if isinstance(value, bool) else parse_bool(value)
-                elif isinstance(default, (int, float)):
-                    clean[key] = type(default)(value)
-                else:
-                    clean[key] = str(value)
-            except ValueError:
-                kind = "true or false" if isinstance(default, bool) else f"a {type(default).__name__}"
-                raise ValueError(f"training setting {key} needs {kind}, not {value!r}.") from None
-            if key == "selfplay_threads" and clean[key] < 0:
-                raise ValueError(f"training setting selfplay_threads is 0 (one per CPU core) or more, not {value!r}.")
-            if key.endswith("_share") and not 0.0 <= clean[key] <= 1.0:
-                raise ValueError(f"training setting {key} is a share and must be between 0 and 1, not {value!r}.")
-        return dataclasses.replace(self, **clean)
+                raise ValueError(f"unknown training setting {key!r}; `move37 train GAME --settings` lists them all.")
+        config = replace_from(self, flat)
+        if search:
+            config = dataclasses.replace(config, search=replace_from(self.search, search, prefix="search."))
+        if config.selfplay_threads < 0:
+            raise ValueError(f"training setting selfplay_threads is 0 (one per CPU core) or more, not {config.selfplay_threads}.")
+        for key in known:
+            if key.endswith("_share") and not 0.0 <= getattr(config, key) <= 1.0:
+                raise ValueError(f"training setting {key} is a share and must be between 0 and 1, not {getattr(config, key)!r}.")
+        return config
 
     def to_toml(self) -> str:
         lines = ["# move37 training settings, as resolved for this run"]
-        for f in fields(self):
-            v = getattr(self, f.name)
-            text = ("true" if v else "false") if isinstance(v, bool) else (f'"{v}"' if isinstance(v, str) else repr(v))
-            lines.append(f"{f.name} = {text}")
+        lines += [f"{f.name} = {_toml(getattr(self, f.name))}" for f in fields(self) if f.name != "search"]
+        lines += ["", "[search]"]
+        lines += [f"{f.name} = {_toml(getattr(self.search, f.name))}" for f in fields(self.search)
+                  if getattr(self.search, f.name) is not None]
         return "\n".join(lines) + "\n"
+
+
+def _toml(v) -> str:
+    if v is None:
+        return "unset"
+    return ("true" if v else "false") if isinstance(v, bool) else (f'"{v}"' if isinstance(v, str) else repr(v))
+
+
+def settings_table(config: TrainConfig, generic: TrainConfig | None = None) -> list[tuple[str, str, str, str]]:
+    """(key, value for this game, generic default, description) for every setting, search
+    settings as search.KEY: what `move37 train GAME --settings` prints."""
+    generic = generic or TrainConfig()
+    rows = []
+    for name, text in describe(TrainConfig).items():
+        if name == "search":
+            for key, help_ in describe(SearchConfig).items():
+                rows.append((f"search.{key}", _toml(getattr(config.search, key)), _toml(getattr(generic.search, key)),
+                             help_))
+        else:
+            rows.append((name, _toml(getattr(config, name)), _toml(getattr(generic, name)), text))
+    return rows
 
 
 def parse_assignments(items: list[str]) -> dict:
@@ -130,8 +169,14 @@ def defaults_for(game: str) -> TrainConfig:
     return base.override(**tomllib.loads(text))
 
 
-def resolve(game: str, config_file: str | None = None, assignments: list[str] | None = None, **cli) -> TrainConfig:
+def resolve(game: str, config_file: str | None = None, assignments: list[str] | None = None,
+            saved: str | None = None, **cli) -> TrainConfig:
+    """The game's bundled defaults, then a resumed run's own `config.toml` (`saved`, where it
+    exists: a run continues with the settings it started with, in the old flat form too), then
+    --config, then key=value assignments, then the CLI's flags."""
     config = defaults_for(game)
+    if saved and os.path.exists(saved):
+        config = config.override(**load_toml(saved))
     if config_file:
         config = config.override(**load_toml(config_file))
     config = config.override(**parse_assignments(assignments or []))

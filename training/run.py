@@ -25,15 +25,25 @@ import time
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 import games
-from engine import checkpoint
-from engine.inference import INT8_CALIBRATION_POSITIONS, NetworkEvaluator, autocast, check_precision, resolve_device
-from engine.network import NetworkConfig, PolicyValueNet, default_config
+import mcts
+from engine.nets import checkpoint
+from engine.nets.inference import INT8_CALIBRATION_POSITIONS, NetworkEvaluator, autocast, check_precision, resolve_device
+from engine.nets.network import NetworkConfig, PolicyValueNet, default_config
+from engine.play.arena import play_match_lockstep
+from engine.play.base import PlayerSpecError
+from engine.play.specs import make_player, network_search_settings
+from games.random_play import random_game_observations
 from training.config import TrainConfig
+from training.losses import learning_rate, losses
 from training.replay import ReplayBuffer
 from training.selfplay import ThreadedSelfPlay, selfplay_threads
+
+
+# metrics.jsonl name -> key of training.losses.losses()
+LOGGED_LOSSES = {"policy_loss": "policy", "value_loss": "value", "policy_entropy": "entropy",
+                 "ownership_loss": "ownership"}
 
 
 class RunError(ValueError):
@@ -61,12 +71,6 @@ class RunLock:
 def _network(game, config: TrainConfig) -> NetworkConfig:
     net = NetworkConfig.preset(config.network) if config.network else default_config(game)
     return dataclasses.replace(net, ownership=hasattr(game, "ownership") and config.ownership_weight > 0)
-
-
-def _learning_rate(config: TrainConfig, progress: float) -> float:
-    """Cosine decay from the base rate to a tenth of it over the planned run."""
-    p = min(max(progress, 0.0), 1.0)
-    return config.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
 
 
 class Trainer:
@@ -192,7 +196,7 @@ class Trainer:
         cfg = self.config
         # no recorded position yet (every search so far a cheap one): nothing to learn from
         steps = max(1, int(round(new_positions * cfg.sample_reuse / cfg.batch_size))) if self.replay.size else 0
-        lr = _learning_rate(cfg, progress)
+        lr = learning_rate(cfg.learning_rate, progress)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.net.train()
@@ -203,25 +207,17 @@ class Trainer:
         for _ in range(steps):
             obs, pi, z, owner = self.replay.sample(cfg.batch_size, self.rng, symmetries)
             obs_t = torch.from_numpy(obs).to(self.device).contiguous(memory_format=torch.channels_last)
-            pi_t = torch.from_numpy(pi).to(self.device)
-            z_t = torch.from_numpy(z).to(self.device)
             with autocast(self.device, cfg.precision, cfg.batch_size):
                 logits, v, owner_logits = self.net.forward_train(obs_t)
-            log_p = F.log_softmax(logits.float(), dim=1)  # losses in fp32 whatever the forward pass ran in
-            policy_loss = -(pi_t * log_p).sum(dim=1).mean()
-            value_loss = F.mse_loss(v.float(), z_t)
-            loss = policy_loss + value_loss
-            if owner_logits is not None:
-                owner_loss = _ownership_loss(owner_logits.float(), torch.from_numpy(owner).to(self.device))
-                loss = loss + cfg.ownership_weight * owner_loss
-                totals["ownership_loss"] += owner_loss.item()
+            owner_t = torch.from_numpy(owner).to(self.device) if owner_logits is not None else None
+            loss = losses(logits, v, owner_logits, torch.from_numpy(pi).to(self.device),
+                          torch.from_numpy(z).to(self.device), owner_t, cfg.ownership_weight)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss["total"].backward()
             self.optimizer.step()
             self.step += 1
-            totals["policy_loss"] += policy_loss.item()
-            totals["value_loss"] += value_loss.item()
-            totals["policy_entropy"] += -(log_p.exp() * log_p).sum(dim=1).mean().item()
+            for key in totals:
+                totals[key] += loss[LOGGED_LOSSES[key]].item()
         self.net.eval()
         out = {k: v / max(steps, 1) for k, v in totals.items()}
         out.update(train_steps=steps, learning_rate=lr)
@@ -235,18 +231,12 @@ class Trainer:
             rows = np.random.default_rng(self.iteration).integers(0, self.replay.size, INT8_CALIBRATION_POSITIONS)
             calibration = self.replay.obs[rows]
         elif self.config.precision == "int8":
-            from engine.quantize import random_game_observations
-
             calibration = random_game_observations(self.game, INT8_CALIBRATION_POSITIONS)
         return NetworkEvaluator(self.net, str(self.device), precision=self.config.precision, calibration=calibration)
 
     def _evaluate(self) -> dict:
-        import mcts
-        from engine.arena import play_match_lockstep
-        from engine.players import PlayerSpecError, make_player, network_search_settings
-
         cfg = self.config
-        search = mcts.SearchConfig(**{**network_search_settings(cfg.eval_simulations), "win_check": cfg.win_check})
+        search = mcts.SearchConfig(**{**network_search_settings(cfg.eval_simulations), "win_check": cfg.search.win_check})
         evaluator = self._evaluator()
         results = {}
         for spec in [s.strip() for s in cfg.eval_opponents.split(",") if s.strip()]:
@@ -393,17 +383,6 @@ class Trainer:
         print(f"\riteration {m['iteration']}  {m['elapsed_minutes']:.1f} min  games {m['games']}  "
               f"{m['positions_per_second']:.0f} pos/s  loss {m['policy_loss']:.2f}/{m['value_loss']:.2f}  "
               f"score: {evals}   ", end="", file=self.out, flush=True)
-
-
-def _ownership_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """KataGo's ownership loss: cross-entropy between the predicted and the final owner of each
-    point, both read as the probability (1 + o) / 2 that the mover owns it, averaged over the
-    board. Positions with unknown owners (resigned games, NaN) count zero."""
-    known = ~torch.isnan(target).flatten(1).any(dim=1)
-    if not bool(known.any()):
-        return logits.sum() * 0.0
-    prob = (1.0 + target[known]) / 2.0
-    return F.binary_cross_entropy_with_logits(2.0 * logits[known], prob)  # tanh(x) = 2 sigmoid(2x) - 1
 
 
 def score_upper_bound(results: dict) -> float:

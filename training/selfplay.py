@@ -53,7 +53,7 @@ import numpy as np
 import torch
 
 import mcts
-from engine.arena import random_opening
+from games.random_play import random_opening
 from training.config import TrainConfig
 
 
@@ -113,9 +113,7 @@ class SelfPlay:
     def play(self, evaluator, rng: np.random.Generator) -> SelfPlayBatch:
         config = self.config
         n = config.games_per_iteration
-        full = mcts.SearchConfig(num_simulations=config.simulations, algorithm=config.algorithm,
-                                 leaves_per_wave=config.leaves_per_wave, dirichlet_fraction=config.dirichlet_fraction,
-                                 win_check=config.win_check)
+        full = config.search
         fast = dataclasses.replace(full, num_simulations=config.fast_simulations, dirichlet_fraction=0.0)
         if not self.refill:
             self.live = [self._start(rng) for _ in range(n)]
@@ -155,7 +153,7 @@ class SelfPlay:
                     g.records.append((s.observation(), result.policy_target[j], s.current_player(),
                                       float(result.root_value[j])))
                 # PUCT's policy target is the visit share, except that a proven win takes all of it
-                visits = (result.policy_target[j] if config.algorithm == "puct"
+                visits = (result.policy_target[j] if full.algorithm == "puct"
                           else result.visit_counts[j]).astype(np.float64)
                 if len(s.history()) < config.temperature_moves and visits.sum() > 0:
                     action = int(rng.choice(len(visits), p=visits / visits.sum()))

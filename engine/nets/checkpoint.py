@@ -11,6 +11,8 @@ import os
 
 import torch
 
+from engine.nets.network import NetworkConfig, PolicyValueNet
+
 FORMAT = 1
 
 
@@ -54,8 +56,6 @@ def resolve_path(path: str) -> str:
 
 def network_from(data: dict, game):
     """The policy/value network a checkpoint holds, checked against the game it is for."""
-    from engine.network import NetworkConfig, PolicyValueNet
-
     meta = data["meta"]
     if tuple(meta["observation_shape"]) != tuple(game.observation_shape) or meta["num_actions"] != game.num_actions:
         raise CheckpointError(f"the checkpoint's network does not fit {game.name} (a different board or encoding).")

@@ -6,21 +6,22 @@ memory) under `torch.inference_mode`, in bf16 autocast on CUDA and, on CPUs with
 instructions, for batches large enough to gain from it (docs/METHODS.md has the figures). fp32
 passes on a CPU run a frozen TorchScript graph of that copy, which spares small batches most of
 their cost in Python.
-`precision="int8"` runs those large CPU batches through an int8 copy instead (engine/quantize.py).
+`precision="int8"` runs those large CPU batches through an int8 copy instead (engine/nets/quantize.py).
 Positions already evaluated are answered from a cache keyed by the observation bytes.
 """
 
 from __future__ import annotations
 
 import copy
-import functools
 import time
 from collections import OrderedDict
 
 import numpy as np
 import torch
 
-from engine.network import frozen, inference_copy
+from engine.nets.cpu import cpu_has_native_bf16, cpu_has_vnni
+from engine.nets.network import frozen, inference_copy
+from engine.nets.quantize import int8_copy
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 # Below this batch size autocast's casts cost a CPU more than bf16 arithmetic saves, and
@@ -45,25 +46,11 @@ def resolve_device(device: str = "auto") -> torch.device:
     return dev
 
 
-@functools.cache
-def cpu_has_native_bf16() -> bool:
-    """True where the CPU computes bf16 in hardware (AVX512-BF16 or AMX); elsewhere bf16 on a
-    CPU is emulated and slower than fp32."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line for line in f if line.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 def check_precision(precision: str, device: torch.device | None = None) -> None:
     """One clear sentence for a precision this machine (or `device`, when given) cannot run."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; use {', '.join(PRECISIONS)}.")
     if precision == "int8" and device is not None:
-        from engine.quantize import cpu_has_vnni
-
         if device.type != "cpu":
             raise ValueError("precision int8 runs on a CPU only; use auto or bf16 on a GPU.")
         if not cpu_has_vnni():
@@ -96,7 +83,7 @@ class NetworkEvaluator:
     def __init__(self, net: torch.nn.Module, device: str = "auto", cache_size: int = 100_000,
                  compile: bool = False, precision: str = "auto", calibration: np.ndarray | None = None):
         """`calibration`: with precision int8, the observations that set the int8 copy's
-        activation ranges (engine/quantize.py says which)."""
+        activation ranges (engine/nets/quantize.py says which)."""
         self.device = resolve_device(device)
         check_precision(precision, self.device)
         self.precision = precision
@@ -108,8 +95,6 @@ class NetworkEvaluator:
             self.fp32 = frozen(self.model, example)
         self.int8 = None
         if precision == "int8":
-            from engine.quantize import int8_copy
-
             if calibration is None or not len(calibration):
                 raise ValueError("precision int8 needs calibration positions.")
             self.int8 = int8_copy(self.model, torch.from_numpy(np.asarray(calibration, np.float32)))

@@ -18,25 +18,11 @@ and are what a checkpoint without its run gets. docs/METHODS.md
 
 from __future__ import annotations
 
-import functools
 import warnings
 
-import numpy as np
 import torch
 
-from engine.network import frozen
-
-
-@functools.cache
-def cpu_has_vnni() -> bool:
-    """True where the CPU has int8 dot products (AVX512-VNNI, AVX-VNNI or AMX). Without them
-    the quantized kernels saturate at the full 8-bit activation range used here."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line for line in f if line.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return any(flag in flags for flag in ("avx512_vnni", "avx_vnni", "amx_int8"))
+from engine.nets.network import frozen
 
 
 def int8_copy(model: torch.nn.Module, calibration: torch.Tensor) -> torch.nn.Module:
@@ -78,14 +64,3 @@ def _without_identities(model: torch.nn.Module) -> torch.fx.GraphModule:
     return graph_module
 
 
-def random_game_observations(game, n: int = 1024, seed: int = 0) -> np.ndarray:
-    """Observations of `n` positions from uniformly random games, openings to endings: the
-    calibration set when no self-play positions are at hand."""
-    rng = np.random.default_rng(seed)
-    out = []
-    while len(out) < n:
-        state = game.new_initial_state()
-        while not state.is_terminal() and len(out) < n:
-            out.append(state.observation())
-            state.apply_action(int(rng.choice(state.legal_actions())))
-    return np.stack(out).astype(np.float32)

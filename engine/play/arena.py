@@ -13,8 +13,10 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from engine.players import Resigned
+import mcts
+from engine.play.base import Resigned
 from games.base import Game, State
+from games.random_play import random_opening
 
 
 @dataclass
@@ -72,20 +74,6 @@ def elo_of(score: float) -> float:
 
 def _finite(x: float):
     return None if math.isinf(x) else round(x, 1)
-
-
-def random_opening(game: Game, plies: int, rng: np.random.Generator) -> list[int]:
-    """`plies` random legal moves that do not end the game."""
-    for _ in range(100):
-        s = game.new_initial_state()
-        moves = []
-        while len(moves) < plies and not s.is_terminal():
-            a = int(rng.choice(s.legal_actions()))
-            s.apply_action(a)
-            moves.append(a)
-        if not s.is_terminal():
-            return moves
-    return []
 
 
 RESIGNED = 10  # play_game's second result for a resignation by player p is RESIGNED + p
@@ -185,8 +173,6 @@ def play_match_lockstep(game: Game, evaluator, search_config, name: str, make_op
     openings, colours and scoring as play_match; the agent searches each move from scratch
     (no tree kept between moves). `progress(result)` is called as games end, `on_game` (as in
     play_match) for every game at the end, in order."""
-    import mcts
-
     rng = np.random.default_rng(seed)
     search_rng = np.random.default_rng(seed + 1)
     openings = []

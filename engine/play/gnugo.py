@@ -11,7 +11,9 @@ import os
 import shutil
 import subprocess
 
+from engine.play.base import Player, PlayerSpecError, Resigned
 from games.base import Game, State
+from games.go import Go
 
 INSTALL_HINT = "GNU Go is not installed; install it with `apt-get install gnugo` (it goes to /usr/games)."
 
@@ -73,11 +75,8 @@ class GtpProcess:
             pass
 
 
-class GnuGoPlayer:
+class GnuGoPlayer(Player):
     def __init__(self, game: Game, level: int = 10):
-        from games.go import Go
-        from engine.players import PlayerSpecError
-
         if not isinstance(game, Go):
             raise PlayerSpecError(f"gnugo plays only Go, not {game.name}.")
         if not 0 <= level <= 10:
@@ -114,8 +113,6 @@ class GnuGoPlayer:
         colour = "black" if state.current_player() == 0 else "white"
         reply = self.gtp.ask(f"kgs-genmove_cleanup {colour}").lower()
         if reply == "resign":
-            from engine.players import Resigned
-
             raise Resigned(self.name)
         action = self.game.string_to_action(reply)
         self.sent.append(action)

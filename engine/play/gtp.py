@@ -14,7 +14,10 @@ import sys
 import threading
 import time
 
-from engine import sgf
+from engine.play import sgf
+from engine.play.analysis import top_moves
+from engine.play.base import PlayerSpecError, Resigned
+from engine.play.specs import make_player
 
 VERSION = "0.1.0"
 
@@ -91,8 +94,6 @@ class GtpEngine:
     def _rebuild(self) -> None:
         """The position from the record; a new game object (and agent) only when the board
         size, komi or rules changed, so the agent keeps its search tree otherwise."""
-        from engine.players import PlayerSpecError, make_player
-
         old = getattr(self, "game", None)
         self.game, self.state = sgf.to_state(self.record, self.rules, game=old)
         if self.game is not old:
@@ -187,8 +188,6 @@ class GtpEngine:
 
     def _think(self, player: int, progress=None) -> int | None:
         """The agent's move for `player`; None means it resigns."""
-        from engine.players import Resigned
-
         if self.state.is_terminal():
             raise GtpFailure("the game is over")
         if self.state.current_player() != player:
@@ -307,8 +306,6 @@ class GtpEngine:
 
     # ---- analysis ------------------------------------------------------------------------
     def _info_line(self, result) -> str:
-        from engine.analysis import top_moves
-
         parts = []
         for order, m in enumerate(top_moves(result, 0, 10)):
             pv = " ".join(self._vertex_name(a) for a in m.pv)

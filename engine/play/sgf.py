@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 
+import games
 from games.base import IllegalMoveError
 
 
@@ -234,8 +235,6 @@ def to_state(record: GoRecord, rules: str = "chinese", upto: int | None = None, 
     on turn gives that player the turn (SGF allows it); an illegal move is an SgfError naming
     its number.
     """
-    import games
-
     if game is None or (game.size, game.komi, game.rules) != (record.size, record.komi, rules):
         game = games.make("go", size=record.size, komi=record.komi, rules=rules)
     first = record.first_player

@@ -5,55 +5,14 @@ never ends the program."""
 from __future__ import annotations
 
 import sys
-from typing import Callable
 
-from games.base import Game, IllegalMoveError, State
-
-HELP = ("Type a move ({example}), 'undo' to take back your last move, 'hint' for the agent's view, "
-        "'resign', 'help', or 'quit'.")
-UNDO, QUIT, HINT, RESIGN = "undo", "quit", "hint", "resign"
-COMMANDS = {"undo": UNDO, "hint": HINT, "resign": RESIGN, "quit": QUIT, "exit": QUIT, "q": QUIT}
-
-
-def _example(game: Game, state: State) -> str:
-    legal = state.legal_actions()
-    return game.action_to_string(int(legal[len(legal) // 2])) if len(legal) else "-"
-
-
-def read_move(state: State, ask: Callable[[str], str], say: Callable[[str], None], allow_commands: bool = True):
-    """Ask until the text is a legal move (an action id) or, when allowed, a command.
-
-    Returns None at end of input.
-    """
-    game = state.game
-    while True:
-        try:
-            text = ask("your move> ").strip()
-        except EOFError:
-            return None
-        low = text.lower()
-        if low in ("help", "?", ""):
-            say(HELP.format(example=_example(game, state)))
-            continue
-        if low in COMMANDS:
-            if allow_commands or COMMANDS[low] == QUIT:
-                return COMMANDS[low] if allow_commands else None
-            say("That command is not available here.")
-            continue
-        try:
-            action = game.string_to_action(text)
-        except (ValueError, IllegalMoveError) as e:
-            say(f"{e} Type 'help' for the commands.")
-            continue
-        if not state.legal_mask()[action]:
-            say(f"{game.action_to_string(action)} is not legal here; try another move.")
-            continue
-        return action
+from engine.play import sgf
+from engine.play.analysis import top_moves
+from engine.play.base import HELP, HINT, QUIT, RESIGN, UNDO, Resigned, example_move, read_move
+from games.base import Game, State
 
 
 def describe_moves(game: Game, result, k: int = 5) -> str:
-    from engine.analysis import top_moves
-
     lines = []
     for m in top_moves(result, 0, k):
         pv = " ".join(game.action_to_string(a) for a in m.pv[:6])
@@ -76,11 +35,7 @@ class Session:
         self.resigned: int | None = None
 
     def _agent_move(self) -> int | None:
-        from engine.players import Resigned
-
         def thinking(result, done):
-            from engine.analysis import top_moves
-
             best = top_moves(result, 0, 1)
             if best and self.show_thinking:
                 m = best[0]
@@ -119,7 +74,7 @@ class Session:
 
     def run(self) -> State | None:
         side = "first" if self.human == 0 else "second"
-        self.say(f"You play {side} against {self.agent.name}. " + HELP.format(example=_example(self.game, self.state)))
+        self.say(f"You play {side} against {self.agent.name}. " + HELP.format(example=example_move(self.game, self.state)))
         while not self.state.is_terminal():
             self.say("\n" + str(self.state))
             if self.state.current_player() == self.human:
@@ -161,8 +116,6 @@ class Session:
 
     def record(self):
         """The game as an SGF record (Go only)."""
-        from engine import sgf
-
         game = self.game
         black, white = [], []
         board = game.board(self.start)
