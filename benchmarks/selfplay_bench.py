@@ -67,7 +67,7 @@ def batched(game, seconds: float, device: str, games_in_lockstep: int = GAMES_IN
 def _figures(moves: int, seconds: float, ev: NetworkEvaluator, threads: int = 1) -> dict:
     """Inference share: of each self-play thread's time, averaged over the threads."""
     return {"positions_per_s": moves / seconds, "inference_share": ev.seconds / (seconds * threads),
-            "evaluated": ev.positions, "mean_batch": ev.mean_batch, "threads": threads}
+            "positions": moves, "evaluated": ev.positions, "mean_batch": ev.mean_batch, "threads": threads}
 
 
 def sequential(game, seconds: float, device: str, precision: str = "auto") -> dict:

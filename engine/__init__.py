@@ -1,4 +1,5 @@
-"""What plays: players, terminal UI, the command line (networks, GTP and LLM policies follow)."""
+"""What plays: the game network stack (engine/nets), players and the interfaces that use them
+(engine/play: terminal, GTP, SGF, GNU Go, arena), and the `move37` command (engine/cli.py)."""
 
 
 def make_player(spec, game):

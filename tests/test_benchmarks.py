@@ -1,4 +1,8 @@
-"""The self-play benchmark measures what it says: an unbatched baseline against lockstep self-play."""
+"""The self-play benchmark measures what it says: an unbatched baseline against lockstep self-play
+with the same network and search, and the network's own batching gain computed as a ratio of
+rates (checked on a simulated clock, so no test depends on this machine's speed)."""
+
+import pytest
 
 import games
 from benchmarks import selfplay_bench
@@ -8,8 +12,23 @@ def test_selfplay_bench_compares_one_position_per_call_with_full_lockstep_batche
     game = games.make("tictactoe")
     seq = selfplay_bench.sequential(game, 0.5, "cpu")
     bat = selfplay_bench.batched(game, 0.5, "cpu", games_in_lockstep=8)
-    assert seq["mean_batch"] == 1.0 and seq["evaluated"] > 0  # the baseline never batches
+    assert seq["mean_batch"] == 1.0  # the baseline never batches
     assert bat["mean_batch"] > 4  # 8 games x 2 leaves per wave, less solved and repeated leaves
     for side in (seq, bat):
-        assert side["positions_per_s"] > 0 and 0 < side["inference_share"] <= 1
-    assert selfplay_bench.network_gain(game, 0.5, "cpu", batch=16) > 1
+        # every move is one search of SIMULATIONS: at least its root, at most every simulation evaluated
+        assert side["positions"] >= 1
+        assert side["positions"] <= side["evaluated"] <= side["positions"] * (selfplay_bench.SIMULATIONS + 1)
+        assert 0 < side["inference_share"] <= 1
+
+
+def test_network_gain_is_the_ratio_of_batched_to_single_rates(monkeypatch):
+    clock = [0.0]
+
+    class Forward:  # 1 ms a call plus 10 us a position, on a simulated clock
+        def _forward(self, x):
+            clock[0] += 1e-3 + 1e-5 * len(x)
+
+    monkeypatch.setattr(selfplay_bench, "_evaluator", lambda *args, **kwargs: Forward())
+    monkeypatch.setattr(selfplay_bench.time, "perf_counter", lambda: clock[0])
+    gain = selfplay_bench.network_gain(games.make("tictactoe"), 0.5, "cpu", batch=16)
+    assert gain == pytest.approx((16 / 1.16e-3) / (1 / 1.01e-3))

@@ -175,3 +175,69 @@ def test_legal_mask_agrees_with_the_point_by_point_check(rules):
             moves = state.legal_actions()
             state.apply_action(int(rng.choice(moves[:-1])) if len(moves) > 1 and rng.random() < 0.97 else moves[-1])
     assert positions > 500 and captures > 50  # full boards with captures were checked, not only openings
+
+
+def _oracle_play(board: tuple, p: int, colour: int, n: int):
+    """The board after `colour` plays at p, by the rules read plainly: opposing groups left
+    without a liberty are removed, then a move whose own group has no liberty is suicide (None)."""
+    def group(b, start):
+        stones, libs, todo = {start}, set(), [start]
+        while todo:
+            q = todo.pop()
+            r, c = divmod(q, n)
+            for rr, cc in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
+                if 0 <= rr < n and 0 <= cc < n:
+                    t = rr * n + cc
+                    if b[t] == 0:
+                        libs.add(t)
+                    elif b[t] == b[start] and t not in stones:
+                        stones.add(t)
+                        todo.append(t)
+        return stones, libs
+
+    b = list(board)
+    b[p] = colour
+    r, c = divmod(p, n)
+    for rr, cc in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
+        t = rr * n + cc
+        if 0 <= rr < n and 0 <= cc < n and b[t] == 3 - colour:
+            stones, libs = group(b, t)
+            if not libs:
+                for s in stones:
+                    b[s] = 0
+    return None if not group(b, p)[1] else tuple(b)
+
+
+@pytest.mark.parametrize("size", [4, 5, 6])
+def test_default_rules_legal_masks_against_a_plain_oracle(size):
+    """Positional superko and suicide, decided by a plain-Python oracle that keeps its own board
+    and its own set of every position so far, on random games: the mask must say exactly which
+    moves are legal (pass always), and every move must leave the board the oracle computes."""
+    game = games.make("go", size=size)
+    rng = np.random.default_rng(size)
+    n2 = size * size
+    positions = repeats = suicides = 0
+    for _ in range(40):
+        state = game.new_initial_state()
+        board = (0,) * n2
+        seen = {board}
+        while not state.is_terminal():
+            colour = state.current_player() + 1
+            expected = np.zeros(n2 + 1, bool)
+            expected[n2] = True
+            for p in range(n2):
+                if board[p] == 0:
+                    after = _oracle_play(board, p, colour, size)
+                    suicides += after is None
+                    expected[p] = after is not None and after not in seen
+                    repeats += after is not None and after in seen and after != board
+            np.testing.assert_array_equal(state.legal_mask(), expected, err_msg=f"after {state.history()}")
+            positions += 1
+            moves = state.legal_actions()
+            a = int(rng.choice(moves[:-1])) if len(moves) > 1 and rng.random() < 0.95 else n2
+            state.apply_action(a)
+            if a != n2:
+                board = _oracle_play(board, a, colour, size)
+                seen.add(board)
+            assert tuple(game.board(state).ravel()) == board
+    assert positions > 1000 and suicides > 100 and repeats > 5  # both rules were exercised

@@ -92,14 +92,12 @@ def test_search_invariants(name, algorithm, seed, plies, sims, leaves):
     states = []
     for _ in range(3):
         s = game.new_initial_state()
-        for _ in range(plies):
-            if s.is_terminal():
+        for _ in range(plies):  # random moves, stopping before one that would end the game
+            nxt = s.child(int(rng.choice(s.legal_actions())))
+            if nxt.is_terminal():
                 break
-            s.apply_action(int(rng.choice(s.legal_actions())))
-        if not s.is_terminal():
-            states.append(s)
-    if not states:
-        return
+            s = nxt
+        states.append(s)
     config = mcts.SearchConfig(num_simulations=sims, algorithm=algorithm, leaves_per_wave=leaves,
                                dirichlet_fraction=0.25 if algorithm == "puct" else 0.0)
     result = mcts.search(game, states, mcts.RolloutEvaluator(game, seed=seed), config, rng=seed)
@@ -146,9 +144,8 @@ def test_gumbel_with_4_simulations_picks_the_best_arm_most_of_the_time():
     ev = BanditEvaluator(prior, q)
     config = mcts.SearchConfig(num_simulations=4, algorithm="gumbel", max_considered=4)
     picks = [int(mcts.search(game, [game.new_initial_state()], ev, config, rng=seed).action[0]) for seed in range(300)]
-    share = picks.count(1) / len(picks)
-    prior_share = prior[1]
-    assert share > 0.5 > prior_share  # planning with 4 simulations beats sampling the prior
+    # planning with 4 simulations finds arm 1 most of the time; sampling the prior would pick it 20%
+    assert picks.count(1) / len(picks) > 0.5
 
 
 def test_gumbel_without_noise_keeps_the_prior_favourite_if_it_is_best():

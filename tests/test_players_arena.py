@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import games
-from engine.play.arena import elo_of, play_match, play_match_lockstep
+from engine.play.arena import MatchResult, elo_of, play_match, play_match_lockstep
 from engine.play.base import PlayerSpecError, Resigned
 from engine.play.players import MCTSPlayer
 from engine.play.specs import make_player
@@ -140,10 +140,17 @@ def test_arena_lockstep_needs_a_searching_first_player():
 
 def test_elo_and_interval():
     assert elo_of(0.5) == 0 and elo_of(0.75) == pytest.approx(190.85, abs=0.01)
+    # ten games scored 1, .5, .5, .5, 0, 1, .5, .5, 1, .5: mean 0.6, squared deviations summing to
+    # 0.9, so a standard deviation of sqrt(0.9 / 9) = 0.316 and a standard error of 0.1; the
+    # interval is the Elo of 0.6 -+ 0.196, i.e. of 0.404 and 0.796
+    r = MatchResult("tictactoe", "a", "b", games=10, wins=3, draws=6, losses=1,
+                    scores=[1, 0.5, 0.5, 0.5, 0, 1, 0.5, 0.5, 1, 0.5])
+    e, lo, hi = r.elo()
+    assert (e, lo, hi) == pytest.approx((70.44, -67.55, 236.51), abs=0.01)
+    assert r.score == 0.6
     game = games.make("tictactoe")
     r = play_match(game, make_player("minimax", game), make_player("random", game, seed=3), 30, 0)
-    e, lo, hi = r.elo()
-    assert lo <= e <= hi
+    assert r.losses == 0 and r.elo()[1] > 0  # minimax is measurably stronger than random
 
 
 @pytest.mark.parametrize("spec, fragment", [

@@ -205,9 +205,10 @@ def test_self_play_records_final_owners_from_the_movers_view():
     batch = play_games(game, mcts.UniformEvaluator(), config, np.random.default_rng(0))
     assert batch.owners.shape == (len(batch.values), 5, 5) and len(batch.values) > 0
     assert set(np.unique(batch.owners)) <= {-1.0, 0.0, 1.0}
-    for owner, z in zip(batch.owners, batch.values):  # the mover won exactly when its area beats komi
-        margin = owner.sum()
-        assert z * (margin - game.komi) > 0 or z * (margin + game.komi) > 0
+    white = batch.observations[:, 3, 0, 0] == 1  # the colour plane: ones when White moves
+    lead = batch.owners.sum(axis=(1, 2)) + np.where(white, game.komi, -game.komi)  # komi is White's
+    assert white.any() and (~white).any()
+    np.testing.assert_array_equal(np.sign(lead), batch.values)  # the mover won exactly when its lead is positive
     assert play_games(games.make("tictactoe"), mcts.UniformEvaluator(), config, np.random.default_rng(0)).owners is None
 
 
