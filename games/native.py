@@ -102,7 +102,9 @@ class NativeGame(Game):
         n = states.shape[0]
         outcome = np.empty(n, dtype=np.int64)
         plies = np.empty(n, dtype=np.int64) if plies_out is None else plies_out
-        self._playout_batch_kernel(states, np.int64(seed), outcome, plies, *self.consts)
+        # numba's np.random.seed keeps the low 32 bits; plain NumPy (NUMBA_DISABLE_JIT) refuses
+        # more, so the same seed is handed to both
+        self._playout_batch_kernel(states, np.int64(int(seed) % 2**32), outcome, plies, *self.consts)
         return outcome
 
     def playout_batch(self, states: np.ndarray, seed: int, plies_out: np.ndarray | None = None) -> np.ndarray:
