@@ -9,6 +9,9 @@ import argparse
 import os
 import sys
 
+from engine.cli_llm import add_llm_commands
+from engine.usage import UsageError
+
 
 DEFAULT_AGENT = "mcts:2000"
 
@@ -22,10 +25,6 @@ def default_agent(game_name: str) -> tuple[str, str]:
     if os.path.exists(os.path.join(run, "checkpoints", "best.pt")):
         return run, f"the trained agent in {run}"
     return DEFAULT_AGENT, f"no trained agent in {run} yet, so our search with random rollouts"
-
-
-class UsageError(Exception):
-    """A problem with what the person asked for, reported as one sentence."""
 
 
 def _game(name: str):
@@ -291,7 +290,8 @@ def cmd_train(args) -> int:
 
 
 BENCHMARKS = {"games": "benchmarks.games_bench", "mcts": "benchmarks.mcts_bench",
-              "selfplay": "benchmarks.selfplay_bench", "network": "benchmarks.network_bench"}
+              "selfplay": "benchmarks.selfplay_bench", "network": "benchmarks.network_bench",
+              "llm": "benchmarks.llm_bench", "countdown": "benchmarks.countdown_stats"}
 
 
 def cmd_bench(args) -> int:
@@ -370,8 +370,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=None)
     s.set_defaults(func=cmd_gtp)
 
+    add_llm_commands(sub)
+
     s = sub.add_parser("bench", help="speed benchmarks that print figures")
-    s.add_argument("what", help="which benchmark: games, mcts, selfplay, network")
+    s.add_argument("what", help="which benchmark: games, mcts, selfplay, network, llm, countdown")
     s.add_argument("--seconds", type=float, default=None, help="time per measurement")
     s.add_argument("--games", default=None, help="comma-separated subset of games")
     s.add_argument("--precision", default=None, help="selfplay: network precision, auto|fp32|bf16|int8 (default auto)")

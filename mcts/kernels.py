@@ -336,7 +336,7 @@ def _try_solve(b, node, legal, children, to_play, solved, solved_value):
 def backup(t, wave, leaves):
     """Expand the wave's EXPAND leaves with what the driver found (`leaves`, an `Expansion`),
     then add every leaf's value (player 0's view) to its path, removing the virtual loss."""
-    visits, value_sum, raw_value, prior, legal = t.visits, t.value_sum, t.raw_value, t.prior, t.legal
+    value_sum, raw_value, prior, legal = t.value_sum, t.raw_value, t.prior, t.legal
     children, parent, to_play, expanded = t.children, t.parent, t.to_play, t.expanded
     solved, solved_value, sims_done = t.solved, t.solved_value, t.sims_done
     out_kind, out_node = wave.kind, wave.node

@@ -1,0 +1,163 @@
+"""The language-model commands of `move37`: `pretrain` (a task's base model) and `reason`
+(solve and check problems with a policy). Like engine/cli.py, each command imports what it
+needs when it runs."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from engine.usage import UsageError
+
+
+def _task(spec: str):
+    from games.math import TaskError, make_task
+
+    try:
+        return make_task(spec)
+    except TaskError as e:
+        raise UsageError(str(e)) from None
+
+
+def _pretrain_config(args):
+    from training.pretrain import PretrainConfig
+
+    config = PretrainConfig()
+    for key in ("steps", "batch_size", "size", "seed", "save_every"):
+        value = getattr(args, key, None)
+        if value is not None:
+            setattr(config, key, value)
+    if config.steps < 1 or config.batch_size < 1 or config.save_every < 1:
+        raise UsageError("--steps, --batch-size and --save-every must be at least 1.")
+    from engine.llm.hfdir import SIZES
+
+    if config.size not in SIZES:
+        raise UsageError(f"--size must be one of {', '.join(SIZES)}, not {config.size!r}.")
+    return config
+
+
+def cmd_pretrain(args) -> int:
+    from engine.llm.specs import builtin_run_dir
+    from games.math import TaskError
+    from training.pretrain import Pretrainer
+    from training.run import RunError
+
+    task = _task(args.task)
+    run_dir = args.run_dir or builtin_run_dir(task.name)
+    try:
+        trainer = Pretrainer(task, run_dir, _pretrain_config(args), resume=args.resume)
+    except (RunError, TaskError) as e:
+        raise UsageError(str(e)) from None
+    print(f"Pretraining the {task.name} base model in {run_dir} ({trainer.config.steps} steps); TensorBoard: "
+          f"tensorboard --logdir {os.path.join(run_dir, 'tensorboard')}")
+    try:
+        last = trainer.run()
+    except KeyboardInterrupt:
+        print(f"Stopped. Continue with: move37 pretrain {args.task} --run-dir {run_dir} --resume", file=sys.stderr)
+        return 130
+    share = last.get("legal_step_share")
+    print(f"Done: step {last.get('step')}, loss {last.get('loss', float('nan')):.3f}"
+          + (f", {share:.1%} of sampled steps legal" if share is not None else "") + f". Model: {run_dir}/model")
+    return 0
+
+
+def ensure_builtin(task) -> None:
+    """`builtin` without a directory: the task's base model, trained first if it is not there
+    yet (as a hub client downloads), never by two processes at once."""
+    import time
+
+    from engine.llm.specs import builtin_run_dir, model_dir
+    from training.pretrain import PretrainConfig, Pretrainer
+    from training.run import RunError
+
+    run_dir = builtin_run_dir(task.name)
+    while model_dir(run_dir) is None or not os.path.exists(os.path.join(run_dir, "done")):
+        os.makedirs(run_dir, exist_ok=True)
+        try:
+            trainer = Pretrainer(task, run_dir, PretrainConfig(), resume=True)
+        except RunError:  # another process is training it: wait for that one
+            print(f"Waiting for another process to finish the {task.name} base model in {run_dir}...", file=sys.stderr)
+            time.sleep(10)
+            continue
+        print(f"The built-in model for {task.name} is not here yet; training it now in {run_dir} "
+              f"(once, minutes on a CPU; `move37 pretrain {task.name}` does the same).", file=sys.stderr)
+        trainer.run()
+        open(os.path.join(run_dir, "done"), "w").close()
+
+
+def cmd_reason(args) -> int:
+    import json
+
+    from engine.llm.policy import PolicyError
+    from engine.llm.solve import Clock, parse_method, solve, summary
+    from engine.llm.specs import make_policy
+
+    task = _task(args.task)
+    try:
+        parse_method(args.method)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if args.problems is not None and args.problems < 1:
+        raise UsageError("--problems must be at least 1.")
+    from games.math import TaskError
+
+    try:
+        whole_file = getattr(task, "rows", None) is not None
+        problems = task.problems(args.split, args.problems or (None if whole_file else 1000), args.seed or 0)
+    except TaskError as e:
+        raise UsageError(str(e)) from None
+    if args.policy.strip() == "builtin":
+        ensure_builtin(task)
+    try:
+        policy = make_policy(args.policy, task.name, args.device)
+    except PolicyError as e:
+        raise UsageError(str(e)) from None
+
+    def progress(done, total):
+        print(f"\r{done}/{total} solutions finished", end="", file=sys.stderr, flush=True)
+
+    clock = Clock()
+    try:
+        results = solve(task, problems, policy, args.method, args.seed or 0, progress)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    print(file=sys.stderr)
+    total = summary(results, clock.seconds())
+    total.update(task=task.name, policy=args.policy, method=args.method)
+    for r in results:
+        if args.json:
+            print(json.dumps(r.to_json()))
+        else:
+            print(f"{r.problem.id}  {'right' if r.correct else 'wrong'}  answer {r.answer}  tokens {r.tokens}")
+    if args.json:
+        print(json.dumps(total))
+    else:
+        print(f"{task.name}, {args.policy}, {args.method}: solved {total['solved']}/{total['problems']} = "
+              f"{total['solve_rate']:.1%} (95% {total['low']:.1%} to {total['high']:.1%}); "
+              f"{total['tokens_per_problem']:.1f} generated and {total['prompt_tokens_per_problem']:.1f} prompt tokens "
+              f"per problem; {total['seconds']:.1f} s")
+    return 0
+
+
+def add_llm_commands(sub) -> None:
+    s = sub.add_parser("pretrain", help="train a reasoning task's base language model from generated traces")
+    s.add_argument("task", help="countdown or arith (with parameters, e.g. countdown(numbers=5))")
+    s.add_argument("--run-dir", default=None, help="where the run lives (default: the built-in model's place)")
+    s.add_argument("--resume", action="store_true", help="continue the run in the run directory")
+    s.add_argument("--steps", type=int, default=None, help="optimizer steps (default 1500)")
+    s.add_argument("--batch-size", type=int, default=None, help="traces per step (default 32)")
+    s.add_argument("--size", default=None, help="model size: small (default) or tiny")
+    s.add_argument("--save-every", type=int, default=None, help="steps between checkpoints (default 250)")
+    s.add_argument("--seed", type=int, default=None)
+    s.set_defaults(func=cmd_pretrain)
+
+    s = sub.add_parser("reason", help="solve reasoning problems with a language-model policy and check them")
+    s.add_argument("task", help="countdown, arith, or a .jsonl file of problems")
+    s.add_argument("--policy", default="builtin", help="builtin (default), builtin:DIR or hf:DIR")
+    s.add_argument("--method", default="greedy", help="greedy (default), sample:N or vote:N")
+    s.add_argument("--problems", type=int, default=None, help="how many problems (default 1000, or the whole file)")
+    s.add_argument("--split", default="heldout", help="heldout (default) or train (generated tasks)")
+    s.add_argument("--seed", type=int, default=None)
+    s.add_argument("--device", default="auto", help="auto (default), cpu or cuda[:N]")
+    s.add_argument("--json", action="store_true", help="one JSON object per problem, then a summary object")
+    s.set_defaults(func=cmd_reason)

@@ -1,0 +1,80 @@
+"""The built-in language model as a standard Hugging Face model directory: a small decoder-only
+transformer of a stock architecture (Llama) and a character-level tokenizer made with the
+`tokenizers` library, saved as `config.json`, `model.safetensors`, `tokenizer.json` and
+`tokenizer_config.json`, so that transformers' AutoModelForCausalLM and AutoTokenizer, TRL and
+vLLM load it unchanged.
+
+Why characters: Countdown and arithmetic are about digits, and a tokenizer that merges digits
+differently in different numbers makes arithmetic harder to learn for a small model; with 99
+tokens the embedding is a rounding error of the model's size.
+"""
+
+from __future__ import annotations
+
+import os
+import string
+
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # no progress bars or notices on our output
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is downloaded at run time
+
+PAD, BOS, EOS = "<pad>", "<bos>", "<eos>"
+CHARACTERS = "\n" + "".join(chr(c) for c in range(32, 127))  # newline and printable ASCII
+SIZES = {  # name -> (layers, width, heads)
+    "tiny": (2, 64, 4),  # tests
+    "small": (4, 128, 4),  # the built-in default: about 0.8M parameters, minutes on 2 CPU cores
+}
+
+
+def make_tokenizer():
+    """A character-level PreTrainedTokenizerFast: one token per character, three specials."""
+    from tokenizers import Tokenizer, decoders, models
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {tok: i for i, tok in enumerate([PAD, BOS, EOS, *CHARACTERS])}
+    core = Tokenizer(models.BPE(vocab=vocab, merges=[], fuse_unk=False))  # no merges: one token a character
+    core.decoder = decoders.Fuse()
+    return PreTrainedTokenizerFast(tokenizer_object=core, bos_token=BOS, eos_token=EOS, pad_token=PAD,
+                                   padding_side="left", clean_up_tokenization_spaces=False)
+
+
+def make_model(tokenizer, size: str = "small", max_length: int = 256, seed: int = 0):
+    """A randomly initialised Llama causal LM sized by `SIZES[size]`."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    layers, width, heads = SIZES[size]
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=width, intermediate_size=4 * width,
+                         num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=heads,
+                         max_position_embeddings=max_length, tie_word_embeddings=True,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                         pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(seed)
+    return LlamaForCausalLM(config)
+
+
+def save(model, tokenizer, directory: str) -> None:
+    """Write a model directory atomically: into a sibling temporary directory, then renamed."""
+    parent = os.path.dirname(os.path.abspath(directory))
+    os.makedirs(parent, exist_ok=True)
+    tmp = directory.rstrip("/") + ".tmp"
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    if os.path.isdir(directory):
+        old = directory.rstrip("/") + ".old"
+        os.replace(directory, old)
+        os.replace(tmp, directory)
+        import shutil
+
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, directory)
+
+
+def is_model_dir(directory: str) -> bool:
+    return os.path.isfile(os.path.join(directory, "config.json")) and any(
+        os.path.isfile(os.path.join(directory, f)) for f in ("model.safetensors", "pytorch_model.bin",
+                                                             "model.safetensors.index.json"))
+
+
+assert len(set(CHARACTERS)) == len(CHARACTERS) and set(string.digits) <= set(CHARACTERS)

@@ -1,0 +1,145 @@
+"""A Hugging Face causal LM in this process as a policy: `builtin[:DIR]` (move37's own model)
+and `hf:DIR` (any local model directory). Batched sampling with a KV cache: each distinct prefix
+is run once, its cache copied for its k samples; every sampled row draws its noise from its
+own generator (Gumbel-max), seeded per prefix and sample, so a prefix's samples are the same
+alone and in any batch. Device auto: CUDA when present, with bf16 there; fp32 on a CPU."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import torch
+
+from engine.llm.hfdir import is_model_dir
+from engine.llm.policy import Candidates, PolicyError, Proposal, Usage
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class LocalPolicy:
+    def __init__(self, directory: str, name: str | None = None, device: str = "auto"):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if not is_model_dir(directory):
+            raise PolicyError(f"{directory} holds no Hugging Face causal language model (config.json and weights).")
+        self.device = resolve_device(device)
+        dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(directory)
+            self.model = AutoModelForCausalLM.from_pretrained(directory, dtype=dtype).to(self.device).eval()
+        except (OSError, ValueError, KeyError) as e:
+            raise PolicyError(f"cannot load the model in {directory}: {str(e).splitlines()[0]}") from None
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.bos = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
+        self.eos = self.tokenizer.eos_token_id
+        self.name = name or f"hf:{directory}"
+        self.directory = directory
+        self.usage = Usage()
+        params = inspect.signature(self.model.forward).parameters  # transformers 5 renames the cache argument
+        self._cache_arg = "cache" if "cache" in params else "past_key_values"
+
+    # ---- helpers ------------------------------------------------------------------------------
+    def encode(self, text: str) -> list[int]:
+        return self.bos + self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def _batch(self, ids: list[list[int]]):
+        width = max(len(x) for x in ids)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids], device=self.device)
+        mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids], device=self.device)
+        return input_ids, mask
+
+    @torch.inference_mode()
+    def _prefill(self, ids: list[list[int]]):
+        input_ids, mask = self._batch(ids)
+        positions = (mask.cumsum(1) - 1).clamp(min=0)
+        out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True)
+        return out.logits[:, -1].float(), _cache_of(out), mask
+
+    # ---- the protocol -------------------------------------------------------------------------
+    @torch.inference_mode()
+    def propose(self, prefixes: list[str], k: int, stop: tuple[str, ...], seeds: list[int],
+                temperature: float = 1.0, max_tokens: int = 32) -> list[Candidates]:
+        if not prefixes:
+            return []
+        k = 1 if temperature == 0 else k
+        ids = [self.encode(p) for p in prefixes]
+        logits, cache, mask = self._prefill(ids)
+        rows = len(prefixes) * k
+        if k > 1:
+            logits = logits.repeat_interleave(k, 0)
+            cache.batch_repeat_interleave(k)
+            mask = mask.repeat_interleave(k, 0)
+        gens = [torch.Generator().manual_seed(int(seeds[r // k]) * 1_000_003 + r % k) for r in range(rows)]
+        next_pos = mask.sum(1, keepdim=True)  # each row's next position
+        out_ids = [[] for _ in range(rows)]
+        logps = np.zeros(rows)
+        done = np.zeros(rows, bool)
+        texts = [""] * rows
+        for _ in range(max_tokens):
+            logp = torch.log_softmax(logits, dim=-1)
+            if temperature == 0:
+                chosen = logp.argmax(-1)
+            else:
+                noise = torch.stack([torch.rand(logp.shape[1], generator=g) for g in gens]).to(self.device)
+                gumbel = -torch.log(-torch.log(noise.clamp(1e-20, 1.0 - 1e-7)))
+                chosen = (logp / temperature + gumbel).argmax(-1)
+            picked = logp.gather(1, chosen[:, None])[:, 0].cpu().numpy()
+            chosen_list = chosen.tolist()
+            for r in np.flatnonzero(~done):
+                tok = chosen_list[r]
+                out_ids[r].append(tok)
+                logps[r] += picked[r]
+                if tok == self.eos:
+                    done[r] = True
+                    texts[r] = ""
+                    continue
+                texts[r] = self.tokenizer.decode(out_ids[r])
+                if any(s in texts[r] for s in stop):
+                    cut = min(texts[r].index(s) + len(s) for s in stop if s in texts[r])
+                    texts[r] = texts[r][:cut]
+                    done[r] = True
+            if done.all():
+                break
+            mask = torch.cat([mask, torch.ones(rows, 1, dtype=mask.dtype, device=self.device)], 1)
+            out = self.model(input_ids=chosen[:, None], attention_mask=mask, position_ids=next_pos,
+                             use_cache=True, **{self._cache_arg: cache})
+            cache, logits = _cache_of(out), out.logits[:, -1].float()
+            next_pos = next_pos + 1
+        result = []
+        generated = 0
+        for i, prefix_ids in enumerate(ids):
+            props = []
+            for r in range(i * k, (i + 1) * k):
+                props.append(Proposal(texts[r] if done[r] else self.tokenizer.decode(out_ids[r]),
+                                      float(logps[r]), len(out_ids[r]), tuple(out_ids[r])))
+                generated += len(out_ids[r])
+            result.append(Candidates(props, len(prefix_ids)))
+        self.usage.add(generated, sum(len(x) for x in ids))
+        return result
+
+    @torch.inference_mode()
+    def score(self, prefixes: list[str], continuations: list[str]) -> list[float]:
+        heads = [self.encode(p) for p in prefixes]
+        tails = [self.tokenizer(c, add_special_tokens=False)["input_ids"] for c in continuations]
+        input_ids, mask = self._batch([h + t for h, t in zip(heads, tails)])
+        positions = (mask.cumsum(1) - 1).clamp(min=0)
+        logits = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions).logits.float()
+        logp = torch.log_softmax(logits[:, :-1], -1).gather(2, input_ids[:, 1:, None])[:, :, 0]
+        out = []
+        width = input_ids.shape[1]
+        for i, t in enumerate(tails):
+            out.append(float(logp[i, width - 1 - len(t): width - 1].sum()) if t else 0.0)
+        self.usage.add(0, sum(len(h) + len(t) for h, t in zip(heads, tails)))
+        return out
+
+
+def _cache_of(out):
+    return out.cache if getattr(out, "cache", None) is not None else out.past_key_values

@@ -1,0 +1,101 @@
+"""`move37 pretrain`: traces follow the task's rules, the prompt carries no loss, a short run
+leaves a loadable model directory and metrics, and a run killed with SIGKILL resumes without a
+gap or a duplicate."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from games.math import make_task
+from games.math.task import TaskError
+from training.pretrain import PretrainConfig, Pretrainer, make_trace
+
+
+def test_countdown_traces_are_legal_chains_that_never_reach_the_target():
+    task = make_task("countdown")
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        prompt, solution = make_trace(task, rng)
+        numbers = tuple(int(x) for x in prompt.splitlines()[0].split()[1:])
+        target = int(prompt.splitlines()[1].split()[1])
+        problem = task.make_problem(numbers, target, "t")
+        assert problem.prompt == prompt and target not in task.heldout_targets
+        done, answer, steps = task.replay(problem, solution)
+        assert steps == len(solution.splitlines()) >= 1 and answer is None and not task.check(problem, solution)
+
+
+def test_arith_traces_are_right_and_question_files_have_none(tmp_path):
+    task = make_task("arith")
+    rng = np.random.default_rng(1)
+    for _ in range(100):
+        prompt, solution = make_trace(task, rng)
+        numbers, ops = task.sample(np.random.default_rng(5))
+        assert solution.endswith("\n") and solution.splitlines()[-1].startswith("answer: ")
+        problem = type(task.problems("heldout", 1)[0])("t", prompt, solution.splitlines()[-1][8:])
+        assert task.check(problem, solution)
+    f = tmp_path / "q.jsonl"
+    f.write_text('{"id": 1, "question": "2+2?", "answer": "4"}\n')
+    with pytest.raises(TaskError, match="has none"):
+        make_trace(make_task(str(f)), rng)
+
+
+def test_the_prompt_carries_no_loss(tmp_path):
+    trainer = Pretrainer(make_task("countdown"), str(tmp_path / "run"), PretrainConfig(size="tiny", batch_size=4))
+    try:
+        ids, labels, mask = trainer.batch()
+        for row, lab in zip(ids.tolist(), labels.tolist()):
+            text = trainer.tokenizer.decode([t for t in row if t != trainer.tokenizer.pad_token_id][1:])
+            first = next(i for i, x in enumerate(lab) if x != -100)
+            prompt_chars = len(text.split("\ntarget: ")[0]) + len("\ntarget: ") + len(text.split("\ntarget: ")[1].split("\n")[0]) + 1
+            assert first == 1 + prompt_chars  # bos and every prompt character are masked
+            assert lab[first:first + 3] == row[first:first + 3]
+            solution = text[prompt_chars:].removesuffix("<eos>")
+            assert lab[first + len(solution)] == trainer.tokenizer.eos_token_id  # when to stop is the model's
+            for i, ch in enumerate(solution):  # the rules' results (after "=", to the newline) carry none
+                after_equals = "=" in solution[:i].split("\n")[-1]
+                assert (lab[first + i] == -100) == after_equals, (solution, i)
+    finally:
+        trainer.lock.release()
+
+
+def pretrain(*args, env=None):
+    return subprocess.Popen([sys.executable, "-m", "engine.cli", "pretrain", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def test_a_short_run_and_resume_after_sigkill(tmp_path):
+    run = tmp_path / "run"
+    args = ["countdown", "--run-dir", str(run), "--size", "tiny", "--steps", "100", "--batch-size", "4",
+            "--save-every", "25"]
+    env = {**os.environ, "MOVE37_HOME": str(tmp_path / "home")}
+    proc = pretrain(*args, env=env)
+    metrics = run / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (run / "state.pt").exists():
+        time.sleep(0.05)
+    time.sleep(0.5)  # between checkpoints, or in one
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    import torch
+
+    killed_at = torch.load(run / "state.pt", weights_only=False)["step"]
+    assert 25 <= killed_at < 100
+    done = pretrain(*args, "--resume", env=env)
+    out, err = done.communicate(timeout=300)
+    assert done.returncode == 0, err
+    steps = [json.loads(x)["step"] for x in metrics.read_text().splitlines()]
+    assert steps == sorted(set(steps)) and steps[-1] == 100 and steps == list(range(25, 101, 25))
+    from transformers import AutoModelForCausalLM
+
+    AutoModelForCausalLM.from_pretrained(str(run / "model"))
+    assert "legal_step_share" in json.loads(metrics.read_text().splitlines()[-1])
+    again = pretrain(*args, env=env)
+    assert again.wait(60) == 2 and "--resume" in again.stderr.read()

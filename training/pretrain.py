@@ -1,0 +1,217 @@
+"""`move37 pretrain TASK`: the task's base language model, trained from scratch on generated
+traces, with the run-directory conventions of game training.
+
+Traces: for Countdown, chains of random legal steps that are not solutions (which steps reach
+the target is for search and expert iteration to find; the base model learns the format and
+the rules, not the strategy); for `arith`, correct step-by-step computations ending in
+`answer: N`. Loss on the solution's tokens only, never the prompt's; and in Countdown, where the
+rules write each step's result (`=20\n` after the model's `25-5`), not on what the rules write,
+so training spends itself on the model's own choices.
+
+Run directory:
+    model/            the Hugging Face model directory (written atomically), what `builtin` loads
+    state.pt          weights, optimizer, step, random states and the step's metrics line, in one
+                      atomic file: what resume reads (model/ is the export of the same weights)
+    tensorboard/      event files
+    metrics.jsonl     one JSON object per logged step
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from engine.llm.hfdir import make_model, make_tokenizer, save
+from engine.llm.local import LocalPolicy
+from engine.llm.solve import rollouts
+from games.math.arith import Arith, trace
+from games.math.countdown import Countdown, apply
+from games.math.task import Task, TaskError
+from training.run import RunError, RunLock
+
+
+@dataclass
+class PretrainConfig:
+    size: str = "small"
+    steps: int = 1500
+    batch_size: int = 32
+    learning_rate: float = 2e-3
+    save_every: int = 250
+    log_every: int = 25
+    eval_problems: int = 100
+    seed: int = 0
+
+
+def countdown_trace(task: Countdown, rng: np.random.Generator) -> tuple[str, str]:
+    """A prompt like the task's and a chain of random legal steps that never reaches the target."""
+    numbers = [int(x) for x in rng.integers(task.low, task.high + 1, task.count)]
+    pool = [t for t in range(task.target_low, task.target_high + 1) if t not in task.heldout_targets]
+    target = int(pool[rng.integers(len(pool))])
+    prompt = task.make_problem(numbers, target, "trace").prompt
+    avail, lines = list(numbers), []
+    for _ in range(int(rng.integers(1, task.count))):
+        moves = [(a, op, b) for i, a in enumerate(avail) for j, b in enumerate(avail) if i != j for op in "+-*/"
+                 if (c := apply(a, op, b)) is not None and c != target]
+        if not moves:
+            break
+        a, op, b = moves[rng.integers(len(moves))]
+        c = apply(a, op, b)
+        avail.remove(a)
+        avail.remove(b)
+        avail.append(c)
+        lines.append(f"{a}{op}{b}={c}\n")
+    return prompt, "".join(lines)
+
+
+def arith_trace(task: Arith, rng: np.random.Generator) -> tuple[str, str]:
+    numbers, ops = task.sample(rng)
+    lines, value = trace(numbers, ops)
+    text = "".join(f"{x}{o}" for x, o in zip(numbers, ops)) + str(numbers[-1])
+    return f"compute: {text}\n", "".join(line + "\n" for line in lines) + f"answer: {value}\n"
+
+
+def make_trace(task: Task, rng: np.random.Generator) -> tuple[str, str]:
+    if isinstance(task, Countdown) and not getattr(task, "rows", None):
+        return countdown_trace(task, rng)
+    if isinstance(task, Arith):
+        return arith_trace(task, rng)
+    raise TaskError(f"move37 pretrain makes traces for countdown and arith; {task.name} has none (use hf:DIR).")
+
+
+class Pretrainer:
+    def __init__(self, task: Task, run_dir: str, config: PretrainConfig, resume: bool = False, out=sys.stderr):
+        self.task, self.run_dir, self.config, self.out = task, run_dir, config, out
+        make_trace(task, np.random.default_rng(0))  # one sentence for a task without traces
+        self.paths = {k: os.path.join(run_dir, k) for k in ("model", "state.pt", "tensorboard", "metrics.jsonl")}
+        if os.path.exists(self.paths["state.pt"]) and not resume:
+            raise RunError(f"{run_dir} already holds a pretraining run; pass --resume to continue it.")
+        os.makedirs(self.paths["tensorboard"], exist_ok=True)
+        self.lock = RunLock(run_dir)
+        self.tokenizer = make_tokenizer()
+        # what the rules write into a solution (Countdown's calculator results), kept out of the loss
+        self.rules_write = re.compile(r"=(\d+\n)") if isinstance(task, Countdown) else None
+        self.rng = np.random.default_rng(config.seed)
+        self.step = 0
+        self.model = make_model(self.tokenizer, config.size, seed=config.seed)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.learning_rate, weight_decay=0.01)
+        if resume and os.path.exists(self.paths["state.pt"]):
+            self._resume()
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(self.paths["tensorboard"], purge_step=self.step + 1)
+
+    def _resume(self) -> None:
+        state = torch.load(self.paths["state.pt"], weights_only=False)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step = int(state["step"])
+        self.rng.bit_generator.state = json.loads(state["numpy_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        kept = []
+        if os.path.exists(self.paths["metrics.jsonl"]):  # the lines up to the saved step, none cut off
+            with open(self.paths["metrics.jsonl"]) as f:
+                kept = [ln for ln in f if _json_step(ln) is not None and _json_step(ln) <= self.step]
+        if state.get("metrics") and (not kept or _json_step(kept[-1]) < self.step):
+            kept.append(json.dumps(state["metrics"]) + "\n")  # killed between the save and the log
+        with open(self.paths["metrics.jsonl"], "w") as f:
+            f.writelines(kept)
+        save(self.model, self.tokenizer, self.paths["model"])  # the export follows the weights resumed
+
+    def _save(self, metrics: dict) -> None:
+        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step,
+                 "config": asdict(self.config), "task": self.task.name, "metrics": metrics,
+                 "numpy_rng": json.dumps(self.rng.bit_generator.state), "torch_rng": torch.get_rng_state()}
+        tmp = self.paths["state.pt"] + ".tmp"
+        torch.save(state, tmp)
+        os.replace(tmp, self.paths["state.pt"])
+
+    def batch(self):
+        bos, eos, pad = self.tokenizer.bos_token_id, self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
+        rows, labels = [], []
+        for _ in range(self.config.batch_size):
+            prompt, solution = make_trace(self.task, self.rng)
+            p = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+            s = self.tokenizer(solution, add_special_tokens=False)["input_ids"] + [eos]
+            rows.append([bos] + p + s)
+            target = list(s)
+            if self.rules_write is not None:  # characters tokenize one to one in the built-in tokenizer
+                for m in self.rules_write.finditer(solution):
+                    target[m.start(1):m.end(1)] = [-100] * (m.end(1) - m.start(1))
+            labels.append([-100] * (1 + len(p)) + target)  # the prompt carries no loss
+        width = max(map(len, rows))
+        ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
+        lab = torch.tensor([x + [-100] * (width - len(x)) for x in labels])
+        mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+        return ids, lab, mask
+
+    def learning_rate(self) -> float:
+        p = min(self.step / max(self.config.steps, 1), 1.0)
+        warm = min(1.0, (self.step + 1) / 50)
+        return self.config.learning_rate * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
+
+    def run(self) -> dict:
+        cfg = self.config
+        t0, last = time.perf_counter(), {}
+        self.model.train()
+        try:
+            while self.step < cfg.steps:
+                for group in self.optimizer.param_groups:
+                    group["lr"] = self.learning_rate()
+                ids, lab, mask = self.batch()
+                loss = self.model(input_ids=ids, attention_mask=mask, labels=lab).loss
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+                self.optimizer.step()
+                self.step += 1
+                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                    last = {"step": self.step, "loss": float(loss.detach()), "learning_rate": self.learning_rate(),
+                            "seconds": time.perf_counter() - t0}
+                    if self.step % cfg.save_every == 0 or self.step == cfg.steps:
+                        save(self.model, self.tokenizer, self.paths["model"])
+                        self.model.eval()
+                        last.update(self.evaluate())
+                        self.model.train()
+                        self._save(last)
+                    with open(self.paths["metrics.jsonl"], "a") as f:
+                        f.write(json.dumps(last) + "\n")
+                    for key, value in last.items():
+                        if key != "step":
+                            self.writer.add_scalar(key, value, self.step)
+                    self.writer.flush()
+                    print(f"\rstep {self.step}/{cfg.steps}  loss {float(loss.detach()):.3f}"
+                          + (f"  legal steps {last['legal_step_share']:.1%}" if "legal_step_share" in last else ""),
+                          end="", file=self.out, flush=True)
+        finally:
+            print(file=self.out)
+            self.writer.close()
+            self.lock.release()
+        return last
+
+    def evaluate(self) -> dict:
+        """Sampled solutions on held-out problems: the share of step lines the rules accept."""
+        policy = LocalPolicy(self.paths["model"], name="pretrain")
+        problems = self.task.problems("heldout", self.config.eval_problems, 0)
+        samples = rollouts(self.task, problems, policy, 1, 1.0, seed=self.step)
+        steps = sum(r.steps for rs in samples for r in rs)
+        illegal = sum(not r.legal for rs in samples for r in rs)
+        out = {"legal_step_share": steps / max(steps + illegal, 1)}
+        if isinstance(self.task, Arith):
+            right = sum(self.task.check(p, rs[0].text) for p, rs in zip(problems, samples))
+            out["sampled_solve_rate"] = right / len(problems)
+        return out
+
+
+def _json_step(line: str):
+    try:
+        return json.loads(line).get("step")
+    except json.JSONDecodeError:
+        return None
