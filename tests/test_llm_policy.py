@@ -70,10 +70,12 @@ def test_step_logprobs_equal_a_direct_forward_pass(which, builtin_dir, qwen_dir)
         for p in cands.proposals:
             assert p.tokens == len(p.ids) > 0
             assert p.logprob == pytest.approx(direct_logprob(policy, prefix, p.ids), abs=1e-4)
-            if p.text and list(p.ids) == policy.tokenizer(p.text, add_special_tokens=False)["input_ids"]:
-                assert policy.score([prefix], [p.text])[0] == pytest.approx(p.logprob, abs=1e-4)
+            if p.text:  # score() reads the text in its own tokens, which sampling need not have used
+                own = policy.tokenizer(p.text, add_special_tokens=False)["input_ids"]
+                assert policy.score([prefix], [p.text])[0] == pytest.approx(direct_logprob(policy, prefix, own),
+                                                                            abs=1e-4)
                 checked += 1
-    assert checked >= (4 if which == "builtin" else 0)  # BPE text may re-tokenize otherwise
+    assert checked >= 4
 
 
 @pytest.mark.parametrize("which", ["builtin", "qwen"])

@@ -47,21 +47,25 @@ def test_arith_traces_are_right_and_question_files_have_none(tmp_path):
         make_trace(make_task(str(f)), rng)
 
 
-def test_the_prompt_carries_no_loss(tmp_path):
-    trainer = Pretrainer(make_task("countdown"), str(tmp_path / "run"), PretrainConfig(size="tiny", batch_size=4))
+def test_the_prompt_and_the_rules_results_carry_no_loss(tmp_path):
+    trainer = Pretrainer(make_task("countdown"), str(tmp_path / "run"), PretrainConfig(size="tiny", batch_size=8))
+    tok = trainer.tokenizer
     try:
         ids, labels, mask = trainer.batch()
         for row, lab in zip(ids.tolist(), labels.tolist()):
-            text = trainer.tokenizer.decode([t for t in row if t != trainer.tokenizer.pad_token_id][1:])
-            first = next(i for i, x in enumerate(lab) if x != -100)
-            prompt_chars = len(text.split("\ntarget: ")[0]) + len("\ntarget: ") + len(text.split("\ntarget: ")[1].split("\n")[0]) + 1
-            assert first == 1 + prompt_chars  # bos and every prompt character are masked
-            assert lab[first:first + 3] == row[first:first + 3]
-            solution = text[prompt_chars:].removesuffix("<eos>")
-            assert lab[first + len(solution)] == trainer.tokenizer.eos_token_id  # when to stop is the model's
-            for i, ch in enumerate(solution):  # the rules' results (after "=", to the newline) carry none
-                after_equals = "=" in solution[:i].split("\n")[-1]
-                assert (lab[first + i] == -100) == after_equals, (solution, i)
+            n = sum(1 for t in row if t != tok.pad_token_id)
+            text = tok.decode(row[1:n - 1])  # without bos and eos
+            prompt = "".join(text.splitlines(keepends=True)[:2])
+            solution = text[len(prompt):]
+            p = len(tok(prompt, add_special_tokens=False)["input_ids"])
+            assert all(x == -100 for x in lab[: 1 + p])  # bos and the prompt
+            enc = tok(solution, add_special_tokens=False, return_offsets_mapping=True)
+            for k, (a, b) in enumerate(enc["offset_mapping"]):
+                line_start = solution.rfind("\n", 0, a) + 1
+                by_rules = "=" in solution[line_start:a]  # the result after "=" and its newline
+                assert (lab[1 + p + k] == -100) == by_rules, (solution, a)
+                assert by_rules or lab[1 + p + k] == row[1 + p + k]
+            assert lab[n - 1] == tok.eos_token_id  # when to stop is the model's to learn
     finally:
         trainer.lock.release()
 

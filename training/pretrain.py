@@ -139,12 +139,15 @@ class Pretrainer:
         for _ in range(self.config.batch_size):
             prompt, solution = make_trace(self.task, self.rng)
             p = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
-            s = self.tokenizer(solution, add_special_tokens=False)["input_ids"] + [eos]
+            enc = self.tokenizer(solution, add_special_tokens=False, return_offsets_mapping=True)
+            s = enc["input_ids"] + [eos]
             rows.append([bos] + p + s)
             target = list(s)
-            if self.rules_write is not None:  # characters tokenize one to one in the built-in tokenizer
-                for m in self.rules_write.finditer(solution):
-                    target[m.start(1):m.end(1)] = [-100] * (m.end(1) - m.start(1))
+            if self.rules_write is not None:
+                spans = [m.span(1) for m in self.rules_write.finditer(solution)]
+                for k, (a, b) in enumerate(enc["offset_mapping"]):
+                    if any(lo <= a and b <= hi for lo, hi in spans):
+                        target[k] = -100
             labels.append([-100] * (1 + len(p)) + target)  # the prompt carries no loss
         width = max(map(len, rows))
         ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
