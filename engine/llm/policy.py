@@ -12,7 +12,7 @@ share its batch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -54,11 +54,5 @@ class Policy(Protocol):
         """log p(continuation | prefix) for each pair."""
 
 
-@dataclass
 class PolicyError(ValueError):
     """A policy that cannot be built or reached, said in one sentence."""
-
-    message: str = field(default="")
-
-    def __str__(self) -> str:
-        return self.message
