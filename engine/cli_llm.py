@@ -82,7 +82,6 @@ def ensure_builtin(task) -> None:
         print(f"The built-in model for {task.name} is not here yet; training it now in {run_dir} "
               f"(once, minutes on a CPU; `move37 pretrain {task.name}` does the same).", file=sys.stderr)
         trainer.run()
-        open(os.path.join(run_dir, "done"), "w").close()
 
 
 def cmd_reason(args) -> int:
@@ -144,10 +143,10 @@ def add_llm_commands(sub) -> None:
     s.add_argument("task", help="countdown or arith (with parameters, e.g. countdown(numbers=5))")
     s.add_argument("--run-dir", default=None, help="where the run lives (default: the built-in model's place)")
     s.add_argument("--resume", action="store_true", help="continue the run in the run directory")
-    s.add_argument("--steps", type=int, default=None, help="optimizer steps (default 1500)")
+    s.add_argument("--steps", type=int, default=None, help="optimizer steps (default 4000)")
     s.add_argument("--batch-size", type=int, default=None, help="traces per step (default 32)")
     s.add_argument("--size", default=None, help="model size: small (default) or tiny")
-    s.add_argument("--save-every", type=int, default=None, help="steps between checkpoints (default 250)")
+    s.add_argument("--save-every", type=int, default=None, help="steps between checkpoints (default 500)")
     s.add_argument("--seed", type=int, default=None)
     s.set_defaults(func=cmd_pretrain)
 

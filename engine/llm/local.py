@@ -42,10 +42,17 @@ class LocalPolicy:
         self.name = name or f"hf:{directory}"
         self.directory = directory
         self.usage = Usage()
+        self._pieces: dict[int, str] = {}
         params = inspect.signature(self.model.forward).parameters  # transformers 5 renames the cache argument
         self._cache_arg = "cache" if "cache" in params else "past_key_values"
 
     # ---- helpers ------------------------------------------------------------------------------
+    def _piece(self, token: int) -> str:
+        piece = self._pieces.get(token)
+        if piece is None:
+            piece = self._pieces[token] = self.tokenizer.decode([token])
+        return piece
+
     def encode(self, text: str) -> list[int]:
         return self.bos + self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
@@ -101,10 +108,11 @@ class LocalPolicy:
                     done[r] = True
                     texts[r] = ""
                     continue
-                texts[r] = self.tokenizer.decode(out_ids[r])
+                texts[r] += self._piece(tok)  # the stop check reads pieces; the text is decoded once below
                 if any(s in texts[r] for s in stop):
-                    cut = min(texts[r].index(s) + len(s) for s in stop if s in texts[r])
-                    texts[r] = texts[r][:cut]
+                    text = self.tokenizer.decode(out_ids[r])
+                    hits = [text.index(s) + len(s) for s in stop if s in text]
+                    texts[r] = text[:min(hits)] if hits else text
                     done[r] = True
             if done.all():
                 break
