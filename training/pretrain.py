@@ -212,10 +212,17 @@ class Pretrainer:
         steps = sum(r.steps for rs in samples for r in rs)
         illegal = sum(not r.legal for rs in samples for r in rs)
         out = {"legal_step_share": steps / max(steps + illegal, 1)}
-        if isinstance(self.task, Arith):
+        if isinstance(self.task, Arith):  # the model computes: how often its step results are right
             right = sum(self.task.check(p, rs[0].text) for p, rs in zip(problems, samples))
             out["sampled_solve_rate"] = right / len(problems)
+            lines = [m.groups() for rs in samples for r in rs for m in map(_ARITH_STEP.match, r.text.splitlines()) if m]
+            good = sum(int(c) == {"+": int(a) + int(b), "-": int(a) - int(b), "*": int(a) * int(b)}[op]
+                       for a, op, b, c in lines)
+            out["right_step_share"] = good / max(len(lines), 1)
         return out
+
+
+_ARITH_STEP = re.compile(r"^(-?\d+)([-+*])(-?\d+)=(-?\d+)$")
 
 
 def _json_step(line: str):
