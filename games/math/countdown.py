@@ -87,10 +87,7 @@ def solve(numbers, target: int, exact: bool = False):
     """A shortest solution as (a, op, b, result) steps, or None. With `exact`, every number must
     be used (then every solution has len(numbers) - 1 steps)."""
     nums = tuple(sorted(int(x) for x in numbers))
-    if not exact:
-        return _shortest(nums, int(target))
-    found = _search(nums, int(target), len(nums) - 1) if len(nums) > 1 else None
-    return found if found is not None and len(found) == len(nums) - 1 else _exact_search(nums, int(target))
+    return _exact_search(nums, int(target)) if exact else _shortest(nums, int(target))
 
 
 def _exact_search(numbers, target):
@@ -233,8 +230,8 @@ class Countdown(Task):
         answer = self.answer(problem, solution)
         if self.check_answer(problem, answer):
             return 1.0
-        legal = all(self.step(problem, "", ln).legal or _STEP.match(ln) for ln in solution.splitlines() if ln.strip())
-        return 0.1 if self.shaped and (answer is not None or legal) else 0.0
+        well_formed = all(_STEP.match(ln) or _ANSWER.match(ln) for ln in solution.splitlines() if ln.strip())
+        return 0.1 if self.shaped and (answer is not None or well_formed) else 0.0
 
     def vote_key(self, problem: Problem, answer: str | None):
         try:
