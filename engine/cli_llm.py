@@ -88,7 +88,7 @@ def cmd_reason(args) -> int:
     import json
 
     from engine.llm.policy import PolicyError
-    from engine.llm.solve import Clock, parse_method, solve, summary
+    from engine.llm.solve import ROWS_PER_CALL, Clock, parse_method, solve, summary
     from engine.llm.specs import make_policy
 
     task = _task(args.task)
@@ -112,29 +112,75 @@ def cmd_reason(args) -> int:
     except PolicyError as e:
         raise UsageError(str(e)) from None
 
-    def progress(done, total):
-        print(f"\r{done}/{total} solutions finished", end="", file=sys.stderr, flush=True)
+    n = parse_method(args.method)[1]
+    shown = policy.name  # never the raw spec: it may carry an API key
+    clock, results = Clock(), []
+    per_part = max(1, ROWS_PER_CALL // n)  # problems solved together; each part is printed when done
 
-    clock = Clock()
+    def progress(done, total):
+        print(f"\r{len(results) * n + done}/{len(problems) * n} solutions finished", end="", file=sys.stderr, flush=True)
+
+    def emit(r):
+        if args.json:
+            print(json.dumps(r.to_json()), flush=True)
+        else:
+            print(f"{r.problem.id}  {'right' if r.correct else 'wrong'}  answer {r.answer}  tokens {r.tokens}", flush=True)
+
+    failure = None
     try:
-        results = solve(task, problems, policy, args.method, args.seed or 0, progress)
+        for start in range(0, len(problems), per_part):
+            part = solve(task, problems[start:start + per_part], policy, args.method, args.seed or 0, progress)
+            print("\r", end="", file=sys.stderr)
+            for r in part:
+                emit(r)
+            results += part
+    except PolicyError as e:
+        failure = str(e)
     except ValueError as e:
         raise UsageError(str(e)) from None
     print(file=sys.stderr)
     total = summary(results, clock.seconds())
-    total.update(task=task.name, policy=args.policy, method=args.method)
-    for r in results:
-        if args.json:
-            print(json.dumps(r.to_json()))
-        else:
-            print(f"{r.problem.id}  {'right' if r.correct else 'wrong'}  answer {r.answer}  tokens {r.tokens}")
+    total.update(task=task.name, policy=shown, method=args.method)
+    if failure:
+        total.update(stopped=failure, planned=len(problems))
     if args.json:
         print(json.dumps(total))
     else:
-        print(f"{task.name}, {args.policy}, {args.method}: solved {total['solved']}/{total['problems']} = "
+        print(f"{task.name}, {shown}, {args.method}: solved {total['solved']}/{total['problems']} = "
               f"{total['solve_rate']:.1%} (95% {total['low']:.1%} to {total['high']:.1%}); "
               f"{total['tokens_per_problem']:.1f} generated and {total['prompt_tokens_per_problem']:.1f} prompt tokens "
               f"per problem; {total['seconds']:.1f} s")
+    if failure:
+        print(f"move37 reason: {failure} Stopped after {len(results)} of {len(problems)} problems; "
+              f"the results above are theirs.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from engine.llm.policy import PolicyError
+    from engine.llm.serve import serve
+    from engine.llm.specs import model_dir
+
+    found = model_dir(args.directory)
+    if found is None:
+        raise UsageError(f"{args.directory} holds no Hugging Face model directory (config.json and weights), "
+                         f"nor a run directory with model/.")
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535, not {args.port}.")
+
+    def ready(port, served):
+        print(f"Serving {served} at http://{args.host}:{port}/v1 (OpenAI completions); "
+              f"policy spec: openai:http://{args.host}:{port}/v1", flush=True)
+
+    try:
+        serve(found, args.host, args.port, args.name, args.device, ready)
+    except PolicyError as e:
+        raise UsageError(str(e)) from None
+    except OSError as e:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}.") from None
+    except KeyboardInterrupt:
+        pass
     return 0
 
 
@@ -152,7 +198,7 @@ def add_llm_commands(sub) -> None:
 
     s = sub.add_parser("reason", help="solve reasoning problems with a language-model policy and check them")
     s.add_argument("task", help="countdown, arith, or a .jsonl file of problems")
-    s.add_argument("--policy", default="builtin", help="builtin (default), builtin:DIR or hf:DIR")
+    s.add_argument("--policy", default="builtin", help="builtin (default), builtin:DIR, hf:DIR or openai:URL[,model=NAME,...]")
     s.add_argument("--method", default="greedy", help="greedy (default), sample:N or vote:N")
     s.add_argument("--problems", type=int, default=None, help="how many problems (default 1000, or the whole file)")
     s.add_argument("--split", default="heldout", help="heldout (default) or train (generated tasks)")
@@ -160,3 +206,11 @@ def add_llm_commands(sub) -> None:
     s.add_argument("--device", default="auto", help="auto (default), cpu or cuda[:N]")
     s.add_argument("--json", action="store_true", help="one JSON object per problem, then a summary object")
     s.set_defaults(func=cmd_reason)
+
+    s = sub.add_parser("serve", help="an OpenAI-compatible completions server over a Hugging Face model directory")
+    s.add_argument("directory", help="a model directory (or a run directory with model/), e.g. the built-in model's")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    s.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    s.add_argument("--name", default=None, help="the model name clients ask for (default: the directory's name)")
+    s.add_argument("--device", default="auto", help="auto (default), cpu or cuda[:N]")
+    s.set_defaults(func=cmd_serve)

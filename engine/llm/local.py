@@ -73,7 +73,9 @@ class LocalPolicy:
     # ---- the protocol -------------------------------------------------------------------------
     @torch.inference_mode()
     def propose(self, prefixes: list[str], k: int, stop: tuple[str, ...], seeds: list[int],
-                temperature: float = 1.0, max_tokens: int = 32) -> list[Candidates]:
+                temperature: float = 1.0, max_tokens: int = 32, top: int = 0) -> list[Candidates]:
+        """As the protocol says; `top` > 0 also records each token's `top` likeliest alternatives
+        (what an OpenAI server's `logprobs=N` returns)."""
         if not prefixes:
             return []
         k = 1 if temperature == 0 else k
@@ -87,7 +89,8 @@ class LocalPolicy:
         gens = [torch.Generator().manual_seed(int(seeds[r // k]) * 1_000_003 + r % k) for r in range(rows)]
         next_pos = mask.sum(1, keepdim=True)  # each row's next position
         out_ids = [[] for _ in range(rows)]
-        logps = np.zeros(rows)
+        token_logps = [[] for _ in range(rows)]
+        tops = [[] for _ in range(rows)]
         done = np.zeros(rows, bool)
         texts = [""] * rows
         for _ in range(max_tokens):
@@ -98,12 +101,16 @@ class LocalPolicy:
                 noise = torch.stack([torch.rand(logp.shape[1], generator=g) for g in gens]).to(self.device)
                 gumbel = -torch.log(-torch.log(noise.clamp(1e-20, 1.0 - 1e-7)))
                 chosen = (logp / temperature + gumbel).argmax(-1)
-            picked = logp.gather(1, chosen[:, None])[:, 0].cpu().numpy()
+            picked = logp.gather(1, chosen[:, None])[:, 0].tolist()
             chosen_list = chosen.tolist()
+            if top > 0:
+                top_v, top_i = (x.tolist() for x in logp.topk(min(top, logp.shape[1]), -1))
             for r in np.flatnonzero(~done):
                 tok = chosen_list[r]
                 out_ids[r].append(tok)
-                logps[r] += picked[r]
+                token_logps[r].append(picked[r])
+                if top > 0:
+                    tops[r].append({self._piece(i): v for i, v in zip(top_i[r], top_v[r])})
                 if tok == self.eos:
                     done[r] = True
                     texts[r] = ""
@@ -127,7 +134,8 @@ class LocalPolicy:
             props = []
             for r in range(i * k, (i + 1) * k):
                 props.append(Proposal(texts[r] if done[r] else self.tokenizer.decode(out_ids[r]),
-                                      float(logps[r]), len(out_ids[r]), tuple(out_ids[r])))
+                                      float(sum(token_logps[r])), len(out_ids[r]), tuple(out_ids[r]),
+                                      tuple(token_logps[r]), tuple(tops[r])))
                 generated += len(out_ids[r])
             result.append(Candidates(props, len(prefix_ids)))
         self.usage.add(generated, sum(len(x) for x in ids))
@@ -137,15 +145,43 @@ class LocalPolicy:
     def score(self, prefixes: list[str], continuations: list[str]) -> list[float]:
         heads = [self.encode(p) for p in prefixes]
         tails = [self.tokenizer(c, add_special_tokens=False)["input_ids"] for c in continuations]
-        input_ids, mask = self._batch([h + t for h, t in zip(heads, tails)])
+        rows = self._token_logprobs([h + t for h, t in zip(heads, tails)])
+        self.usage.add(0, sum(len(h) + len(t) for h, t in zip(heads, tails)))
+        return [float(sum(values[len(values) - len(t):])) if t else 0.0 for (values, _), t in zip(rows, tails)]
+
+    @torch.inference_mode()
+    def echo(self, texts: list[str], top: int = 0) -> list[list[tuple[str, float | None, dict]]]:
+        """Each text's tokens (after the BOS) as (piece, log-probability in context, the `top`
+        likeliest alternatives): what a server's `echo` returns. A text's first token has no
+        log-probability (None) only where the model has no BOS to condition it on."""
+        ids = [self.encode(t) for t in texts]
+        tables = self._token_logprobs(ids, top)
+        self.usage.add(0, sum(map(len, ids)))
+        out = []
+        for row, (values, alts) in zip(ids, tables):
+            values, alts = [None] + values, [{}] + alts  # aligned to the row's tokens
+            skip = len(self.bos)
+            out.append([(self._piece(t), v, a) for t, v, a in zip(row[skip:], values[skip:], alts[skip:])])
+        return out
+
+    def _token_logprobs(self, ids: list[list[int]], top: int = 0):
+        """Per row, (the log-probability of each token after the first, the `top` likeliest
+        alternatives at each, or empty dicts): aligned to the row's tokens from its second on."""
+        input_ids, mask = self._batch(ids)
         positions = (mask.cumsum(1) - 1).clamp(min=0)
         logits = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions).logits.float()
-        logp = torch.log_softmax(logits[:, :-1], -1).gather(2, input_ids[:, 1:, None])[:, :, 0]
-        out = []
+        logp = torch.log_softmax(logits[:, :-1], -1)
+        picked = logp.gather(2, input_ids[:, 1:, None])[:, :, 0]
         width = input_ids.shape[1]
-        for i, t in enumerate(tails):
-            out.append(float(logp[i, width - 1 - len(t): width - 1].sum()) if t else 0.0)
-        self.usage.add(0, sum(len(h) + len(t) for h, t in zip(heads, tails)))
+        out = []
+        for i, row in enumerate(ids):
+            span = slice(width - len(row), width - 1)
+            values = picked[i, span].tolist()
+            if not top:
+                out.append((values, [{} for _ in values]))
+                continue
+            tv, ti = (x.tolist() for x in logp[i, span].topk(min(top, logp.shape[-1]), -1))
+            out.append((values, [{self._piece(a): b for a, b in zip(ii, vv)} for ii, vv in zip(ti, tv)]))
         return out
 
 

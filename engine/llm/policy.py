@@ -22,6 +22,8 @@ class Proposal:
     logprob: float  # sum over its tokens, at temperature 1
     tokens: int  # generated tokens, the stop (or end-of-text) token included
     ids: tuple[int, ...] = ()  # the generated token ids, where the backend has them
+    token_logprobs: tuple[float, ...] = ()  # per generated token, where the backend has them
+    top_logprobs: tuple[dict, ...] = ()  # per generated token: the `top` likeliest {piece: logprob}, when asked
 
 
 @dataclass
@@ -51,7 +53,7 @@ class Policy(Protocol):
         """k samples (temperature > 0) or one greedy continuation (temperature 0) per prefix."""
 
     def score(self, prefixes: list[str], continuations: list[str]) -> list[float]:
-        """log p(continuation | prefix) for each pair."""
+        """log p(continuation | prefix) for each pair (NaN where the backend cannot score)."""
 
 
 class PolicyError(ValueError):

@@ -4,6 +4,8 @@
                        ~/.cache/move37: builtin/TASK/model); `move37 pretrain TASK` makes it
     builtin:DIR        a built-in model directory, or a pretraining run directory holding one
     hf:DIR             any local Hugging Face causal language model directory
+    openai:URL[,k=v]   any OpenAI-compatible completions server (vLLM, llama.cpp, `move37 serve`);
+                       settings in engine/llm/remote.py
 """
 
 from __future__ import annotations
@@ -12,10 +14,9 @@ import os
 import re
 
 from engine.llm.hfdir import is_model_dir
-from engine.llm.local import LocalPolicy
 from engine.llm.policy import PolicyError
 
-SPEC_FORMS = ["builtin", "builtin:DIR", "hf:DIR"]
+SPEC_FORMS = ["builtin", "builtin:DIR", "hf:DIR", "openai:URL[,model=NAME,...]"]
 
 
 def home() -> str:
@@ -46,9 +47,18 @@ def make_policy(spec: str, task_name: str | None = None, device: str = "auto"):
                 raise PolicyError(f"the built-in model for {task_name} is not trained yet; "
                                   f"`move37 pretrain {task_name}` makes it (minutes on a CPU).")
             raise PolicyError(f"{rest} holds no built-in model (a model directory, or a run directory with model/).")
+        from engine.llm.local import LocalPolicy
+
         return LocalPolicy(found, name=s, device=device)
     if kind == "hf":
         if not rest:
             raise PolicyError("hf: needs a model directory, like hf:/models/qwen2.5-0.5b.")
+        from engine.llm.local import LocalPolicy
+
         return LocalPolicy(rest, name=s, device=device)
+    if kind == "openai":
+        from engine.llm.remote import OpenAIPolicy, parse_spec
+
+        url, settings = parse_spec(rest)
+        return OpenAIPolicy(url, **settings)
     raise PolicyError(f"unknown policy {spec!r}; valid forms: {', '.join(SPEC_FORMS)}.")
