@@ -102,7 +102,10 @@ def test_the_step_checker_accepts_exactly_what_brute_force_enumerates(numbers, a
     true = {"+": a + b, "-": a - b, "*": a * b, "/": a // b if b else 0}[op]
     assert s.legal == (legal and (written is None or written == true))
     if s.legal:
-        assert s.line == f"{a}{op}{b}={true}\n"
+        left = list(numbers)
+        left.remove(a)
+        left.remove(b)
+        assert s.line == f"{a}{op}{b}={true} [{' '.join(map(str, left + [true]))}]\n"
         assert s.key == " ".join(map(str, sorted((Counter(numbers) - Counter([a, b]) + Counter([true])).elements())))
 
 
@@ -111,8 +114,9 @@ def test_steps_chain_to_the_target_and_compose_an_expression():
     p = task.make_problem([25, 5, 4, 7], 80, "p")
     s1 = task.step(p, "", "25-5=")
     s2 = task.step(p, s1.line, "20*4=")
-    assert (s1.line, s1.key, s1.done) == ("25-5=20\n", "4 7 20", False)
-    assert (s2.line, s2.done, s2.answer) == ("20*4=80\n", True, "(25-5)*4")
+    assert (s1.line, s1.key, s1.done) == ("25-5=20 [4 7 20]\n", "4 7 20", False)
+    assert (s2.line, s2.done, s2.answer) == ("20*4=80 [7 80]\n", True, "(25-5)*4")
+    assert task.step(p, s1.line, "20*4=80 [1 2 3]").line == s2.line  # the rules' brackets, not the model's
     assert task.step(p, s1.line, "25+4=").legal is False  # 25 was used up
     assert task.step(p, s1.line + s2.line, "7+1=").legal is False  # solved: nothing more
     assert task.step(p, "", "5+25=").key == task.step(p, "", "25+5=").key  # one child for both orders

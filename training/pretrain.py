@@ -5,8 +5,8 @@ Traces: for Countdown, chains of random legal steps that are not solutions (whic
 the target is for search and expert iteration to find; the base model learns the format and
 the rules, not the strategy); for `arith`, correct step-by-step computations ending in
 `answer: N`. Loss on the solution's tokens only, never the prompt's; and in Countdown, where the
-rules write each step's result (`=20\n` after the model's `25-5`), not on what the rules write,
-so training spends itself on the model's own choices.
+rules write each step's result and the numbers left (`=20 [4 7 20]\n` after the model's `25-5`),
+not on what the rules write, so training spends itself on the model's own choices.
 
 Run directory:
     model/            the Hugging Face model directory (written atomically), what `builtin` loads
@@ -58,20 +58,19 @@ def countdown_trace(task: Countdown, rng: np.random.Generator) -> tuple[str, str
     numbers = [int(x) for x in rng.integers(task.low, task.high + 1, task.count)]
     pool = [t for t in range(task.target_low, task.target_high + 1) if t not in task.heldout_targets]
     target = int(pool[rng.integers(len(pool))])
-    prompt = task.make_problem(numbers, target, "trace").prompt
-    avail, lines = list(numbers), []
+    problem = task.make_problem(numbers, target, "trace")
+    avail, text = list(numbers), ""
     for _ in range(int(rng.integers(1, task.count))):
         moves = [(a, op, b) for i, a in enumerate(avail) for j, b in enumerate(avail) if i != j for op in "+-*/"
                  if (c := apply(a, op, b)) is not None and c != target]
         if not moves:
             break
         a, op, b = moves[rng.integers(len(moves))]
-        c = apply(a, op, b)
+        text += task.step(problem, text, f"{a}{op}{b}=").line  # the line exactly as the rules write it
         avail.remove(a)
         avail.remove(b)
-        avail.append(c)
-        lines.append(f"{a}{op}{b}={c}\n")
-    return prompt, "".join(lines)
+        avail.append(apply(a, op, b))
+    return problem.prompt, text
 
 
 def arith_trace(task: Arith, rng: np.random.Generator) -> tuple[str, str]:
@@ -100,7 +99,7 @@ class Pretrainer:
         self.lock = RunLock(run_dir)
         self.tokenizer = make_tokenizer()
         # what the rules write into a solution (Countdown's calculator results), kept out of the loss
-        self.rules_write = re.compile(r"=(\d+\n)") if isinstance(task, Countdown) else None
+        self.rules_write = re.compile(r"=([^\n]*\n)") if isinstance(task, Countdown) else None
         self.rng = np.random.default_rng(config.seed)
         self.step = 0
         self.model = make_model(self.tokenizer, config.size, seed=config.seed)

@@ -3,15 +3,19 @@ once (the TV game's rule; `exact=true` requires every number, as Stream of Searc
 do). Intermediate results are positive integers: subtract the smaller from the larger, divide
 only when it goes exactly.
 
-Prompt and solution (one step a line; the model writes `a op b` and the rules append `=c`, as a
-calculator would, so the model's choices are the strategy and the arithmetic is the rules'):
+Prompt and solution (one step a line; the model writes `a op b` and the rules append `=c` and
+the numbers still available in brackets, as a calculator with a memory would, so the model's
+choices are the strategy and the arithmetic and the bookkeeping are the rules'):
 
     numbers: 25 5 4 7
     target: 80
-    25-5=20
-    20*4=80
+    25-5=20 [4 7 20]
+    20*4=80 [7 80]
 
-A model that writes its own result (`25-5=20`) has it checked. The solution is right when a step
+A model that writes its own result (`25-5=20`) has it checked; brackets it writes are replaced
+by the rules' own. Showing the numbers left is Stream of Search's "current state": a small model
+then copies operands from the line above instead of tracking which numbers each step used up
+(docs/LLM.md has the measured effect). The solution is right when a step
 reaches the target. External models may instead end with a line `answer: (25-5)*4`, checked by
 a whitelist parser in exact arithmetic with the same rule on numbers. Problems are generated
 solvable only (`solve` proves it and finds a shortest solution); a fixed fifth of the targets is
@@ -30,7 +34,7 @@ import numpy as np
 from games.math.exact import ExprError, evaluate
 from games.math.task import END, ILLEGAL, Problem, Step, Task, TaskError
 
-_STEP = re.compile(r"^\s*(\d{1,7})\s*([-+*/])\s*(\d{1,7})\s*(?:=\s*(\d{0,9}))?\s*$")
+_STEP = re.compile(r"^\s*(\d{1,7})\s*([-+*/])\s*(\d{1,7})\s*(?:=\s*(\d{0,9}))?\s*(?:\[[\d ]{0,80}\])?\s*$")
 _ANSWER = re.compile(r"^\s*answer\s*:(.*)$", re.IGNORECASE)
 HELDOUT_SHARE = 0.2
 
@@ -203,7 +207,10 @@ class Countdown(Task):
             return ILLEGAL  # not a positive integer, or the model's own result is wrong
         left[c] += 1
         rest = sorted(left.elements())
-        line = f"{a}{op}{b}={c}\n"
+        shown = list(avail)  # the numbers left in the order they came: given ones, then results
+        shown.remove(a)
+        shown.remove(b)
+        line = f"{a}{op}{b}={c} [{' '.join(map(str, shown + [c]))}]\n"
         done_target = c == problem.target and (not self.exact or len(rest) == 1)
         done = done_target or len(rest) == 1 or steps + 1 >= self.max_steps
         answer = self.state(problem, solution + line)[3] if done_target else None
