@@ -113,18 +113,28 @@ def cmd_reason(args) -> int:
         raise UsageError(str(e)) from None
 
     n = parse_method(args.method)[1]
+    if args.show_tree and parse_method(args.method)[2] is None:
+        raise UsageError("--show-tree needs a search method (mcts:TOKENS or gumbel:TOKENS).")
     shown = policy.name  # never the raw spec: it may carry an API key
     clock, results = Clock(), []
     per_part = max(1, ROWS_PER_CALL // n)  # problems solved together; each part is printed when done
 
     def progress(done, total):
-        print(f"\r{len(results) * n + done}/{len(problems) * n} solutions finished", end="", file=sys.stderr, flush=True)
+        print(f"\r{len(results)}/{len(problems)} problems done; this part: {done}/{total}", end="", file=sys.stderr,
+              flush=True)
 
     def emit(r):
+        from mcts.text import render_tree
+
         if args.json:
-            print(json.dumps(r.to_json()), flush=True)
+            row = r.to_json()
+            if args.show_tree:
+                row["tree"] = render_tree(r.search)
+            print(json.dumps(row), flush=True)
         else:
             print(f"{r.problem.id}  {'right' if r.correct else 'wrong'}  answer {r.answer}  tokens {r.tokens}", flush=True)
+            if args.show_tree:
+                print(render_tree(r.search), flush=True)
 
     failure = None
     try:
@@ -199,12 +209,16 @@ def add_llm_commands(sub) -> None:
     s = sub.add_parser("reason", help="solve reasoning problems with a language-model policy and check them")
     s.add_argument("task", help="countdown, arith, or a .jsonl file of problems")
     s.add_argument("--policy", default="builtin", help="builtin (default), builtin:DIR, hf:DIR or openai:URL[,model=NAME,...]")
-    s.add_argument("--method", default="greedy", help="greedy (default), sample:N or vote:N")
+    s.add_argument("--method", default="greedy", help="greedy (default), sample:N, vote:N, or a tree search with a "
+                   "budget of generated tokens per problem: mcts:TOKENS (PUCT) or gumbel:TOKENS, with ,key=value "
+                   "settings (e.g. gumbel:1024,samples=4)")
     s.add_argument("--problems", type=int, default=None, help="how many problems (default 1000, or the whole file)")
     s.add_argument("--split", default="heldout", help="heldout (default) or train (generated tasks)")
     s.add_argument("--seed", type=int, default=None)
     s.add_argument("--device", default="auto", help="auto (default), cpu or cuda[:N]")
     s.add_argument("--json", action="store_true", help="one JSON object per problem, then a summary object")
+    s.add_argument("--show-tree", action="store_true", help="print each problem's search tree (steps, visits, "
+                   "mean values, priors)")
     s.set_defaults(func=cmd_reason)
 
     s = sub.add_parser("serve", help="an OpenAI-compatible completions server over a Hugging Face model directory")

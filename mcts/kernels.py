@@ -237,12 +237,14 @@ def gumbel_improved_policy(t, b, node, c_visit, c_scale, out):
 
 
 @numba.njit(cache=True, nogil=True)
-def select(t, p, halving_table, wave):
+def select(t, p, schedule, wave):
     """Pick up to `p.leaves` leaves in every tree into `wave` (see the module docstring for the
-    kinds). `halving_table` is Gumbel's sequential-halving schedule (mcts/search.py)."""
+    kinds). `schedule` (B, S) is each tree's Gumbel sequential-halving plan: the visit count the
+    root action chosen at simulation k must have (mcts/search.py's `halving_table` row for the
+    tree's number of considered actions)."""
     visits, value_sum, raw_value, prior, legal = t.visits, t.value_sum, t.raw_value, t.prior, t.legal
     children, parent, action, to_play, expanded = t.children, t.parent, t.action, t.to_play, t.expanded
-    solved, solved_value, num_nodes, gumbel, considered = t.solved, t.solved_value, t.num_nodes, t.gumbel, t.considered
+    solved, solved_value, num_nodes, gumbel = t.solved, t.solved_value, t.num_nodes, t.gumbel
     sims_done, out_kind, out_node = t.sims_done, wave.kind, wave.node
     B = visits.shape[0]
     A = prior.shape[2]
@@ -268,10 +270,9 @@ def select(t, p, halving_table, wave):
                     kind = COLLISION
                     break
                 if p.algorithm == GUMBEL and node == 0:
-                    m = considered[b]
-                    sim = min(sims_done[b] + in_flight, halving_table.shape[1] - 1)
+                    sim = min(sims_done[b] + in_flight, schedule.shape[1] - 1)
                     _gumbel_root_scores(b, visits, value_sum, raw_value, prior, legal, children, to_play, solved,
-                                        solved_value, gumbel, halving_table[m, sim], p.c_visit, p.c_scale, scores)
+                                        solved_value, gumbel, schedule[b, sim], p.c_visit, p.c_scale, scores)
                     a = np.argmax(scores)
                     if scores[a] <= NEG_INF:  # schedule exhausted (solved children): fall back
                         a = _gumbel_inner_choice(b, node, visits, value_sum, raw_value, prior, legal, children,

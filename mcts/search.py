@@ -289,12 +289,12 @@ def _run(game: Game, tree: SearchTree, evaluator, config: SearchConfig) -> None:
     t = tree.tree
     t.sims_done[:] = 0
     params = config.kernel_params()
-    table = halving_table(config.max_considered, config.num_simulations)
+    schedule = halving_table(config.max_considered, config.num_simulations)[t.considered]  # (B, S)
     wave = Wave.empty(t.batch, config.leaves_per_wave)
     index = np.full((t.batch, config.leaves_per_wave), -1, np.int64)
     A = t.num_actions
     while int(t.sims_done.min()) < config.num_simulations:
-        K.select(t, params, table, wave)
+        K.select(t, params, schedule, wave)
         b_idx, k_idx = np.nonzero(wave.kind == K.EXPAND)
         n_new = len(b_idx)
         index.fill(-1)

@@ -57,7 +57,7 @@ def coerce(name: str, default: Any, value: Any) -> Any:
 def replace_from(config, values: dict, prefix: str = ""):
     """A copy of the dataclass `config` with `values` (name -> text or value) set, each coerced
     to its field's type; an unknown name is a ValueError that lists the known ones."""
-    known = {f.name for f in dataclasses.fields(config)}
+    known = [f.name for f in dataclasses.fields(config)]  # declaration order, for the message
     clean = {}
     for key, value in values.items():
         if key not in known:

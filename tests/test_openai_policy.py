@@ -271,3 +271,25 @@ def test_a_server_answering_hostile_text_marks_nothing_correct_and_runs_nothing(
     rows = [json.loads(x) for x in proc.stdout.splitlines()]
     assert len(rows) == 7 and rows[-1]["solved"] == 0 and not any(r["correct"] for r in rows[:-1])
     assert not sentinel.exists()
+
+
+def test_the_search_expands_the_same_children_over_http_as_in_process(server, model_dir, tmp_path):
+    """Free-text steps (a question file), so that even a random model proposes legal children."""
+    from mcts import TextSearchConfig, search_text
+
+    path = tmp_path / "q.jsonl"
+    path.write_text("".join(json.dumps({"id": f"q{i}", "question": f"What is {i}+{i}?", "answer": str(2 * i)}) + "\n"
+                            for i in range(4)))
+    task = make_task(str(path))
+    problems = task.problems()
+    config = TextSearchConfig(budget=60, samples=6, max_step_tokens=24)
+    near = search_text(task, problems, make_policy(f"hf:{model_dir}"), config, seed=4)
+    far = search_text(task, problems, make_policy(f"openai:{server}"), config, seed=4)
+    children = 0
+    for a, b in zip(near, far):
+        slots_a, slots_b = a.tree.slots[a.index][0], b.tree.slots[b.index][0]
+        assert [(s.line, s.count) for s in slots_a] == [(s.line, s.count) for s in slots_b]
+        assert a.tree.tree.prior[a.index, 0] == pytest.approx(b.tree.tree.prior[b.index, 0], abs=1e-6)
+        assert (a.tokens, a.simulations) == (b.tokens, b.simulations)
+        children += len(slots_a)
+    assert children >= 4

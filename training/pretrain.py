@@ -32,10 +32,10 @@ import torch
 
 from engine.llm.hfdir import make_model, make_tokenizer, save
 from engine.llm.local import LocalPolicy
-from engine.llm.solve import rollouts
 from games.math.arith import Arith, trace
 from games.math.countdown import Countdown, apply
 from games.math.task import Task, TaskError
+from mcts.rollout import rollouts
 from training.run import RunError, RunLock
 
 

@@ -1,33 +1,23 @@
 """Solving problems with a policy, step by step, many problems in lockstep: the harness every
-method plugs into (`move37 reason`). Methods here: `greedy`, `sample:N` (solved when any of N
-samples is right; only where the problem itself is the checker, as in Countdown) and `vote:N`
-(the majority answer of N samples: self-consistency). Every token generated and every prompt
-token processed is charged to its problem, so methods compare at equal cost.
+method plugs into (`move37 reason`). Methods: `greedy`, `sample:N` (solved when any of N
+samples is right; only where the problem itself is the checker, as in Countdown), `vote:N`
+(the majority answer of N samples: self-consistency), and the tree searches `mcts:TOKENS` (PUCT)
+and `gumbel:TOKENS` (Gumbel root search), each with a budget of generated tokens per problem
+and optional settings (`gumbel:1024,samples=4`; mcts/text.py lists them). Every token generated
+and every prompt token processed is charged to its problem, so methods compare at equal cost.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 
 from games.math.task import Problem, Task
-
-ROWS_PER_CALL = 256  # policy batch size
-
-
-@dataclass
-class Rollout:
-    text: str = ""  # the solution so far (the lines after the prompt)
-    steps: int = 0
-    finished: bool = False
-    legal: bool = True
-    answer: str | None = None
-    tokens: int = 0
-    prompt_tokens: int = 0
-    logprob: float = 0.0
+from mcts.rollout import ROWS_PER_CALL, Rollout, rollouts, step_seed  # noqa: F401  (the harness's API)
+from mcts.settings import replace_from
+from mcts.text import TextSearchConfig, search_text
 
 
 @dataclass
@@ -39,65 +29,43 @@ class Result:
     tokens: int
     prompt_tokens: int
     samples: list[Rollout] = field(default_factory=list, repr=False)
+    search: object = field(default=None, repr=False)  # the search's TextResult (its tree), for search methods
 
     def to_json(self) -> dict:
         return {"id": self.problem.id, "answer": self.answer, "solution": self.solution, "correct": self.correct,
                 "tokens": self.tokens, "prompt_tokens": self.prompt_tokens}
 
 
-def step_seed(seed: int, problem_id: str, sample: int, step: int) -> int:
-    """A seed that depends on the problem, never on its batch-mates."""
-    digest = hashlib.blake2b(f"{seed}:{problem_id}:{sample}:{step}".encode(), digest_size=4).digest()
-    return int.from_bytes(digest, "little")
+METHODS = "greedy, sample:N, vote:N, mcts:TOKENS or gumbel:TOKENS (with ,key=value settings)"
 
 
-def rollouts(task: Task, problems: list[Problem], policy, n: int, temperature: float, seed: int = 0,
-             max_step_tokens: int = 48, progress=None) -> list[list[Rollout]]:
-    """n solutions per problem, every live row advanced one step per round."""
-    rows = [(i, j, Rollout()) for i in range(len(problems)) for j in range(n)]
-    while True:
-        live = [r for r in rows if not r[2].finished]
-        if not live:
-            break
-        for start in range(0, len(live), ROWS_PER_CALL):
-            chunk = live[start:start + ROWS_PER_CALL]
-            prefixes = [problems[i].prompt + r.text for i, _, r in chunk]
-            seeds = [step_seed(seed, problems[i].id, j, r.steps) for i, j, r in chunk]
-            out = policy.propose(prefixes, 1, task.stop, seeds, temperature, max_step_tokens)
-            for (i, _, r), cand in zip(chunk, out):
-                prop = cand.proposals[0]
-                r.tokens += prop.tokens
-                r.prompt_tokens += cand.prompt_tokens
-                r.logprob += prop.logprob
-                ended = prop.text == "" or any(prop.text.endswith(s) for s in task.stop)
-                step = task.step(problems[i], r.text, prop.text) if ended else None
-                if step is None or not step.legal:
-                    r.finished, r.legal = True, False
-                    continue
-                r.text += step.line
-                r.steps += 1
-                if step.done or r.steps >= task.max_steps:
-                    r.finished, r.answer = True, step.answer
-        if progress:
-            progress(sum(r.finished for _, _, r in rows), len(rows))
-    out: list[list[Rollout]] = [[] for _ in problems]
-    for i, _, r in rows:
-        out[i].append(r)
-    return out
-
-
-def parse_method(method: str) -> tuple[str, int]:
-    name, _, count = method.partition(":")
-    if name == "greedy" and not count:
-        return name, 1
-    if name in ("sample", "vote") and count.isdigit() and int(count) >= 1:
-        return name, int(count)
-    raise ValueError(f"unknown method {method!r}; use greedy, sample:N or vote:N.")
+def parse_method(method: str) -> tuple[str, int, TextSearchConfig | None]:
+    """(name, rows a problem adds to a policy call, the search's settings for search methods)."""
+    name, _, rest = method.partition(":")
+    count, *pairs = rest.split(",")
+    if name == "greedy" and not rest:
+        return name, 1, None
+    if name in ("sample", "vote") and count.isdigit() and int(count) >= 1 and not pairs:
+        return name, int(count), None
+    if name in ("mcts", "gumbel") and count.isdigit() and int(count) >= 1:
+        values = dict(p.partition("=")[::2] for p in pairs)
+        if any("=" not in p for p in pairs):
+            raise ValueError(f"search settings are key=value, as in gumbel:1024,samples=4; not {method!r}.")
+        config = replace_from(TextSearchConfig(algorithm="puct" if name == "mcts" else "gumbel", budget=int(count)),
+                              values)
+        if config.algorithm != ("puct" if name == "mcts" else "gumbel"):
+            raise ValueError(f"{name}: sets its own algorithm; use mcts: for PUCT and gumbel: for Gumbel.")
+        return name, config.samples, config
+    raise ValueError(f"unknown method {method!r}; use {METHODS}.")
 
 
 def solve(task: Task, problems: list[Problem], policy, method: str = "greedy", seed: int = 0,
           progress=None) -> list[Result]:
-    name, n = parse_method(method)
+    name, n, config = parse_method(method)
+    if config is not None:
+        found = search_text(task, problems, policy, config, seed, progress)
+        return [Result(r.problem, r.answer, r.solution, task.check_answer(r.problem, r.answer), r.tokens,
+                       r.prompt_tokens, [], r) for r in found]
     if name == "sample" and not task.checks_at_search_time:
         raise ValueError(f"sample:N counts a problem solved when any sample is right, which needs a checker "
                          f"without a reference answer; {task.name} has only references, so use vote:N.")
