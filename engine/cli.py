@@ -291,7 +291,8 @@ def cmd_train(args) -> int:
 
 BENCHMARKS = {"games": "benchmarks.games_bench", "mcts": "benchmarks.mcts_bench",
               "selfplay": "benchmarks.selfplay_bench", "network": "benchmarks.network_bench",
-              "llm": "benchmarks.llm_bench", "countdown": "benchmarks.countdown_stats"}
+              "llm": "benchmarks.llm_bench", "countdown": "benchmarks.countdown_stats",
+              "reason": "benchmarks.reason_bench"}
 
 
 def cmd_bench(args) -> int:
@@ -302,10 +303,19 @@ def cmd_bench(args) -> int:
         raise UsageError(f"unknown benchmark {args.what!r}; available: {', '.join(BENCHMARKS)}.")
     module = importlib.import_module(BENCHMARKS[args.what])
     kwargs = {} if args.seconds is None else {"seconds": args.seconds}
-    if args.precision is not None:
-        if "precision" not in inspect.signature(module.main).parameters:
-            raise UsageError(f"--precision applies to the selfplay benchmark, not to {args.what}.")
-        kwargs["precision"] = args.precision
+    accepted = inspect.signature(module.main).parameters
+    for key, convert in (("precision", str), ("problems", int), ("seeds", int), ("policy", str), ("out", str),
+                         ("budgets", lambda v: [int(x) for x in v.split(",")]), ("methods", lambda v: v.split(","))):
+        value = getattr(args, key, None)
+        if value is None:
+            continue
+        if key not in accepted:
+            raise UsageError(f"--{key} does not apply to the {args.what} benchmark.")
+        try:
+            kwargs[key] = convert(value)
+        except ValueError:
+            raise UsageError(f"--{key} takes {'whole numbers separated by commas' if key == 'budgets' else 'a number'}, "
+                             f"not {value!r}.") from None
     try:
         module.main(names=args.games.split(",") if args.games else None, **kwargs)
     except ValueError as e:
@@ -373,10 +383,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_llm_commands(sub)
 
     s = sub.add_parser("bench", help="speed benchmarks that print figures")
-    s.add_argument("what", help="which benchmark: games, mcts, selfplay, network, llm, countdown")
+    s.add_argument("what", help="which benchmark: games, mcts, selfplay, network, llm, countdown, reason")
     s.add_argument("--seconds", type=float, default=None, help="time per measurement")
     s.add_argument("--games", default=None, help="comma-separated subset of games")
     s.add_argument("--precision", default=None, help="selfplay: network precision, auto|fp32|bf16|int8 (default auto)")
+    s.add_argument("--problems", default=None, help="reason, countdown: held-out problems per task (default 1000)")
+    s.add_argument("--seeds", default=None, help="reason: seeds per method and budget (default 3)")
+    s.add_argument("--policy", default=None, help="reason: the policy spec (default builtin)")
+    s.add_argument("--budgets", default=None, help="reason: generated tokens per problem, comma-separated "
+                   "(default: 2, 4, 8, 16 and 32 times the greedy cost)")
+    s.add_argument("--methods", default=None, help="reason: comma-separated subset of sample,vote,beam,mcts,gumbel")
+    s.add_argument("--out", default=None, help="reason: where reason.json and reason.png go (default .)")
     s.set_defaults(func=cmd_bench)
     return p
 

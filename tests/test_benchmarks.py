@@ -32,3 +32,28 @@ def test_network_gain_is_the_ratio_of_batched_to_single_rates(monkeypatch):
     monkeypatch.setattr(selfplay_bench.time, "perf_counter", lambda: clock[0])
     gain = selfplay_bench.network_gain(games.make("tictactoe"), 0.5, "cpu", batch=16)
     assert gain == pytest.approx((16 / 1.16e-3) / (1 / 1.01e-3))
+
+
+def test_reason_bench_compares_methods_on_the_same_problems_and_writes_its_figures(tmp_path, monkeypatch):
+    """On the fake policy: every method and budget gets a row, sample:N is left out where the
+    task has only reference answers, tokens per problem are what the methods charged, and the
+    JSON file holds the printed rows."""
+    import json
+
+    from benchmarks import reason_bench
+    from tests.fake_policy import FakePolicy
+
+    monkeypatch.setattr(reason_bench, "make_policy", lambda spec, task=None: FakePolicy())
+    rows = reason_bench.main(names=["countdown", "arith"], problems=4, seeds=2, policy="fake", budgets=[60, 120],
+                             methods=["sample", "vote", "gumbel"], out=str(tmp_path))
+    families = [(r["task"], r["budget"], r.get("family")) for r in rows if r.get("family")]
+    assert families == [("countdown", b, f) for b in (60, 120) for f in ("sample", "vote", "gumbel")] + \
+                       [("arith", b, f) for b in (60, 120) for f in ("vote", "gumbel")]
+    for r in rows:
+        assert r["runs"] == 4 * (2 if r.get("family") else 1) and 0 <= r["low"] <= r["solve_rate"] <= r["high"] <= 1
+        assert r["tokens_per_problem"] > 0 and 0 < r["policy_share"] <= 1
+    assert json.loads((tmp_path / "reason.json").read_text()) == rows
+    gumbel = [r for r in rows if r.get("family") == "gumbel" and r["task"] == "countdown"]
+    assert gumbel[0]["method"] == "gumbel:60" and gumbel[1]["method"] == "gumbel:120"
+    with pytest.raises(ValueError, match="unknown method 'greedy'"):
+        reason_bench.main(names=["countdown"], methods=["greedy"], out=str(tmp_path))

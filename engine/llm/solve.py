@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from games.math.task import Problem, Task
 from mcts.rollout import ROWS_PER_CALL, Rollout, rollouts, step_seed  # noqa: F401  (the harness's API)
+from engine.llm.beam import beam_search
 from mcts.settings import replace_from
 from mcts.text import TextSearchConfig, search_text
 
@@ -36,15 +37,18 @@ class Result:
                 "tokens": self.tokens, "prompt_tokens": self.prompt_tokens}
 
 
-METHODS = "greedy, sample:N, vote:N, mcts:TOKENS or gumbel:TOKENS (with ,key=value settings)"
+METHODS = "greedy, sample:N, vote:N, beam:W,K, mcts:TOKENS or gumbel:TOKENS (with ,key=value settings)"
 
 
-def parse_method(method: str) -> tuple[str, int, TextSearchConfig | None]:
-    """(name, rows a problem adds to a policy call, the search's settings for search methods)."""
+def parse_method(method: str) -> tuple[str, int, TextSearchConfig | tuple[int, int] | None]:
+    """(name, rows a problem adds to a policy call, the search's settings: a TextSearchConfig for
+    the tree searches, (width, samples) for beam search)."""
     name, _, rest = method.partition(":")
     count, *pairs = rest.split(",")
     if name == "greedy" and not rest:
         return name, 1, None
+    if name == "beam" and count.isdigit() and len(pairs) == 1 and pairs[0].isdigit() and int(count) * int(pairs[0]):
+        return name, int(count) * int(pairs[0]), (int(count), int(pairs[0]))
     if name in ("sample", "vote") and count.isdigit() and int(count) >= 1 and not pairs:
         return name, int(count), None
     if name in ("mcts", "gumbel") and count.isdigit() and int(count) >= 1:
@@ -62,7 +66,11 @@ def parse_method(method: str) -> tuple[str, int, TextSearchConfig | None]:
 def solve(task: Task, problems: list[Problem], policy, method: str = "greedy", seed: int = 0,
           progress=None) -> list[Result]:
     name, n, config = parse_method(method)
-    if config is not None:
+    if name == "beam":
+        found = beam_search(task, problems, policy, *config, seed=seed, progress=progress)
+        return [Result(p, r.answer, r.solution, task.check_answer(p, r.answer), r.tokens, r.prompt_tokens)
+                for p, r in zip(problems, found)]
+    if isinstance(config, TextSearchConfig):
         found = search_text(task, problems, policy, config, seed, progress)
         return [Result(r.problem, r.answer, r.solution, task.check_answer(r.problem, r.answer), r.tokens,
                        r.prompt_tokens, [], r) for r in found]
