@@ -247,6 +247,12 @@ def _print_settings(game: str | None, config) -> None:
           "--config FILE reads them from TOML (search settings in a [search] table).")
 
 
+def is_reasoning_task(name: str) -> bool:
+    """Whether `move37 train NAME` means expert iteration on a reasoning task, not self-play."""
+    base = name.strip().split("(")[0]
+    return base in ("countdown", "arith") or name.strip().endswith(".jsonl")
+
+
 def cmd_train(args) -> int:
     import os
 
@@ -259,6 +265,12 @@ def cmd_train(args) -> int:
             _print_settings(None, TrainConfig())
             return 0
         raise UsageError("train needs a game, like `move37 train connect4` (`move37 games` lists them).")
+    if is_reasoning_task(args.game):
+        from engine.cli_llm import cmd_train_reasoning
+
+        return cmd_train_reasoning(args)
+    if args.init:
+        raise UsageError("--init applies to reasoning tasks (countdown, arith, a .jsonl file).")
     run_dir = args.run_dir or os.path.join("runs", args.game)
     saved = os.path.join(run_dir, "config.toml") if args.resume else None  # a resumed run keeps its settings
     try:
@@ -355,8 +367,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "(A must search: mcts:N or a checkpoint; much faster for networks)")
     s.set_defaults(func=cmd_arena)
 
-    s = sub.add_parser("train", help="train an agent by self-play (AlphaZero)")
-    s.add_argument("game", nargs="?", help="game name, see `move37 games`")
+    s = sub.add_parser("train", help="train an agent by self-play (AlphaZero), or a language model on a reasoning "
+                                     "task by expert iteration")
+    s.add_argument("game", nargs="?", help="game name (see `move37 games`), or a reasoning task: countdown, arith, "
+                                           "a .jsonl file")
     s.add_argument("settings", nargs="*", help="key=value training settings, e.g. minutes=10 search.c_init=1.5; "
                                                "`move37 train GAME --settings` lists each with its value and meaning")
     s.add_argument("--settings", dest="list_settings", action="store_true",
@@ -367,6 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default=None, help="auto (default), cpu or cuda[:N]")
     s.add_argument("--minutes", type=float, default=None, help="training time (default per game)")
     s.add_argument("--seed", type=int, default=None)
+    s.add_argument("--init", default=None, help="reasoning tasks: the model to start from (default: the task's "
+                                                "built-in base model)")
     s.set_defaults(func=cmd_train)
 
     s = sub.add_parser("gtp", help="a Go engine speaking GTP on stdin/stdout (GoGui, Sabaki, Lizzie, GNU Go)")

@@ -167,6 +167,66 @@ def cmd_reason(args) -> int:
     return 0
 
 
+def cmd_train_reasoning(args) -> int:
+    """`move37 train TASK` for a reasoning task: expert iteration from the base model."""
+    import dataclasses
+
+    from engine.llm.specs import builtin_run_dir, model_dir
+    from mcts.settings import describe, replace_from
+    from training.expert import ExpertConfig, ExpertIteration
+    from training.run import RunError
+
+    task = _task(args.game)
+    if args.list_settings:
+        config = ExpertConfig()
+        for key, text in describe(ExpertConfig).items():
+            print(f"{key} = {getattr(config, key)!r}\n    {text}")
+        return 0
+    if args.config:
+        raise UsageError("--config (a TOML file) applies to game training; give reasoning settings as key=value.")
+    values = dict(item.split("=", 1) for item in args.settings)
+    for key in ("minutes", "seed"):
+        if getattr(args, key) is not None:
+            values[key] = getattr(args, key)
+    run_dir = args.run_dir or os.path.join("runs", task.name)
+    try:
+        config = replace_from(ExpertConfig(), values)
+        if args.resume and os.path.exists(os.path.join(run_dir, "config.json")):  # a resumed run keeps its settings
+            import json
+
+            with open(os.path.join(run_dir, "config.json")) as f:
+                saved = {k: v for k, v in json.load(f).items() if k in {x.name for x in dataclasses.fields(ExpertConfig)}}
+            config = replace_from(ExpertConfig(**saved), values)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    init = args.init
+    if init is None:
+        ensure_builtin(task)
+        init = model_dir(builtin_run_dir(task.name))
+    elif model_dir(init) is None:
+        raise UsageError(f"--init {init} holds no Hugging Face model directory.")
+    else:
+        init = model_dir(init)
+    try:
+        trainer = ExpertIteration(task, run_dir, init, config, resume=args.resume, device=args.device or "auto")
+    except (RunError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    print(f"Training {task.name} by expert iteration in {run_dir} from {init} for "
+          + (f"{config.iterations} iterations" if config.iterations else f"{config.minutes:g} minutes")
+          + f" ({config.samples} {config.generator} solutions a problem, keeping {config.select}); TensorBoard: "
+          f"tensorboard --logdir {os.path.join(run_dir, 'tensorboard')}")
+    try:
+        last = trainer.run()
+    except KeyboardInterrupt:
+        print(f"Stopped. Continue with: move37 train {args.game} --run-dir {run_dir} --resume", file=sys.stderr)
+        return 130
+    if last:
+        print(f"Done: {last['iteration']} iterations, {last['elapsed_minutes']:.1f} minutes, held-out greedy solve "
+              f"rate {last['greedy_solve_rate']:.1%} (best {trainer.best:.1%}). Use it: move37 reason {args.game} "
+              f"--policy builtin:{run_dir}")
+    return 0
+
+
 def cmd_serve(args) -> int:
     from engine.llm.policy import PolicyError
     from engine.llm.serve import serve

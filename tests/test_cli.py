@@ -28,7 +28,7 @@ def test_games_lists_every_game(capsys):
     (["play", "connect4", "--color", "purple"], "--color"),
     (["bench", "everything"], "unknown benchmark"),
     (["bench", "games", "--games", "chess"], "unknown benchmark game"),
-    (["bench", "mcts", "--precision", "int8"], "applies to the selfplay benchmark"),
+    (["bench", "mcts", "--precision", "int8"], "--precision does not apply to the mcts benchmark"),
     (["bench", "selfplay", "--precision", "fp16"], "unknown precision"),
 ])
 def test_bad_arguments_give_one_sentence_and_exit_2(argv, fragment, capsys):

@@ -80,6 +80,35 @@ def arith_trace(task: Arith, rng: np.random.Generator) -> tuple[str, str]:
     return f"compute: {text}\n", "".join(line + "\n" for line in lines) + f"answer: {value}\n"
 
 
+def lm_batch(tokenizer, pairs: list[tuple[str, str]], rules_write: re.Pattern | None = None):
+    """(input ids, labels, attention mask) for causal-LM training on (prompt, solution) pairs:
+    BOS, prompt, solution, EOS; labels only on the solution and its EOS (-100 elsewhere), and
+    not on the spans of the solution that `rules_write`'s first group matches (what the rules
+    write, such as Countdown's results)."""
+    bos, eos, pad = tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id
+    rows, labels = [], []
+    for prompt, solution in pairs:
+        p = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        enc = tokenizer(solution, add_special_tokens=False, return_offsets_mapping=True)
+        s = enc["input_ids"] + [eos]
+        rows.append([bos] + p + s)
+        target = list(s)
+        if rules_write is not None:
+            spans = [m.span(1) for m in rules_write.finditer(solution)]
+            for k, (a, b) in enumerate(enc["offset_mapping"]):
+                if any(lo <= a and b <= hi for lo, hi in spans):
+                    target[k] = -100
+        labels.append([-100] * (1 + len(p)) + target)  # the prompt carries no loss
+    width = max(map(len, rows))
+    ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
+    lab = torch.tensor([x + [-100] * (width - len(x)) for x in labels])
+    mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+    return ids, lab, mask
+
+
+RULES_WRITE = re.compile(r"=([^\n]*\n)")  # Countdown: after the model's `a op b=`, the rest of the line is the rules'
+
+
 def make_trace(task: Task, rng: np.random.Generator) -> tuple[str, str]:
     if isinstance(task, Countdown) and not getattr(task, "rows", None):
         return countdown_trace(task, rng)
@@ -99,7 +128,7 @@ class Pretrainer:
         self.lock = RunLock(run_dir)
         self.tokenizer = make_tokenizer()
         # what the rules write into a solution (Countdown's calculator results), kept out of the loss
-        self.rules_write = re.compile(r"=([^\n]*\n)") if isinstance(task, Countdown) else None
+        self.rules_write = RULES_WRITE if isinstance(task, Countdown) else None
         self.rng = np.random.default_rng(config.seed)
         self.step = 0
         self.model = make_model(self.tokenizer, config.size, seed=config.seed)
@@ -136,26 +165,8 @@ class Pretrainer:
         os.replace(tmp, self.paths["state.pt"])
 
     def batch(self):
-        bos, eos, pad = self.tokenizer.bos_token_id, self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
-        rows, labels = [], []
-        for _ in range(self.config.batch_size):
-            prompt, solution = make_trace(self.task, self.rng)
-            p = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
-            enc = self.tokenizer(solution, add_special_tokens=False, return_offsets_mapping=True)
-            s = enc["input_ids"] + [eos]
-            rows.append([bos] + p + s)
-            target = list(s)
-            if self.rules_write is not None:
-                spans = [m.span(1) for m in self.rules_write.finditer(solution)]
-                for k, (a, b) in enumerate(enc["offset_mapping"]):
-                    if any(lo <= a and b <= hi for lo, hi in spans):
-                        target[k] = -100
-            labels.append([-100] * (1 + len(p)) + target)  # the prompt carries no loss
-        width = max(map(len, rows))
-        ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
-        lab = torch.tensor([x + [-100] * (width - len(x)) for x in labels])
-        mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
-        return ids, lab, mask
+        return lm_batch(self.tokenizer, [make_trace(self.task, self.rng) for _ in range(self.config.batch_size)],
+                        self.rules_write)
 
     def learning_rate(self) -> float:
         p = min(self.step / max(self.config.steps, 1), 1.0)

@@ -34,13 +34,24 @@ class LocalPolicy:
             self.model = AutoModelForCausalLM.from_pretrained(directory, dtype=dtype).to(self.device).eval()
         except (OSError, ValueError, KeyError) as e:
             raise PolicyError(f"cannot load the model in {directory}: {str(e).splitlines()[0]}") from None
+        self._setup(name or f"hf:{directory}", directory)
+
+    @classmethod
+    def from_model(cls, model, tokenizer, name: str = "in-memory") -> "LocalPolicy":
+        """A policy over a model already in memory (training samples from the model it trains)."""
+        self = cls.__new__(cls)
+        self.model, self.tokenizer = model, tokenizer
+        self.device = next(model.parameters()).device
+        self._setup(name, None)
+        return self
+
+    def _setup(self, name: str, directory: str | None) -> None:
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.bos = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
         self.eos = self.tokenizer.eos_token_id
-        self.name = name or f"hf:{directory}"
-        self.directory = directory
+        self.name, self.directory = name, directory
         self.usage = Usage()
         self._pieces: dict[int, str] = {}
         params = inspect.signature(self.model.forward).parameters  # transformers 5 renames the cache argument

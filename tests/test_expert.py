@@ -1,0 +1,94 @@
+"""Expert iteration (`move37 train TASK` for reasoning tasks): the selection rules on hand-made
+candidate sets, the loss masking, the problem stream, and a run killed with SIGKILL mid-iteration
+that resumes with nothing lost, repeated or corrupt."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from engine.llm.hfdir import make_model, make_tokenizer, save
+from games.math import make_task
+from training.expert import Candidate, problem_batch, select
+from training.pretrain import RULES_WRITE, lm_batch
+
+
+def test_selection_rules():
+    c = [Candidate("a\nb\n", True, 10, -3.0), Candidate("c\n", True, 6, -5.0), Candidate("d\n", True, 6, -2.0),
+         Candidate("e\n", False, 2, -0.1), Candidate("c\n", True, 6, -5.0)]
+    assert select(c, "right_short") == [c[2]]  # shortest right; the tie between c and d goes to the likelier d
+    assert select(c, "right") == [c[0], c[1], c[2]]  # every distinct right one
+    assert select(c, "all") == [c[0], c[1], c[2], c[3]]
+    wrong = [Candidate("x\n", False, 1, 0.0), Candidate("y\n", False, 2, 0.0)]
+    for rule in ("right_short", "right", "all"):
+        assert select(wrong, rule) == []  # a problem with no right solution gives nothing, even to `all`
+
+
+def test_the_loss_is_on_the_solution_and_never_on_the_prompt_or_the_rules_text():
+    tok = make_tokenizer()
+    prompt, solution = "numbers: 25 5 4 7\ntarget: 80\n", "25-5=20 [4 7 20]\n20*4=80 [7 80]\n"
+    ids, labels, mask = lm_batch(tok, [(prompt, solution), ("p\n", "x\n")], RULES_WRITE)
+    row, lab = ids[0].tolist(), labels[0].tolist()
+    learned = tok.decode([t for t, y in zip(row, lab) if y != -100], skip_special_tokens=False)
+    assert learned == "25-5=20*4=<eos>"  # the model's choices and the end, nothing the prompt or rules wrote
+    assert all(y == -100 for y in lab[:1 + len(prompt)])
+    assert mask[1].tolist().count(1) == 1 + 2 + 2 + 1 and labels[1].tolist()[:3] == [-100, -100, -100]
+    plain = lm_batch(tok, [(prompt, solution)], None)[1][0].tolist()
+    assert sum(y != -100 for y in plain) == len(solution) + 1
+
+
+def test_the_problem_stream_is_a_function_of_its_position(tmp_path):
+    task = make_task("countdown")
+    a = [p.id for p in problem_batch(task, 3, 5, 4)]
+    assert a == [p.id for p in problem_batch(task, 3, 5, 4)] and a != [p.id for p in problem_batch(task, 3, 6, 4)]
+    path = tmp_path / "q.jsonl"
+    path.write_text("".join(json.dumps({"id": f"q{i}", "question": "?", "answer": str(i)}) + "\n" for i in range(5)))
+    ftask = make_task(str(path))
+    ids = [p.id for k in range(5) for p in problem_batch(ftask, 0, k, 2)]  # two passes over five rows
+    assert sorted(ids[:5]) == [f"q{i}" for i in range(5)] and sorted(ids[5:10]) == [f"q{i}" for i in range(5)]
+
+
+def train(run_dir, init, *extra):
+    return [sys.executable, "-m", "engine.cli", "train", "countdown", "--run-dir", str(run_dir), "--init", str(init),
+            "iterations=4", "problems_per_iteration=6", "samples=3", "select=all", "eval_problems=8", "eval_every=2",
+            "eval_budget=40", "steps_per_iteration=2", "batch_size=4", *extra]
+
+
+def test_a_run_killed_mid_iteration_resumes_with_nothing_lost_or_repeated(tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    init = tmp_path / "init"
+    tok = make_tokenizer()
+    save(make_model(tok, "tiny", seed=2), tok, str(init))
+    run = tmp_path / "run"
+    proc = subprocess.Popen(train(run, init), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    metrics = run / "metrics.jsonl"
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if metrics.exists() and metrics.read_text().count("\n") >= 1:
+            time.sleep(1.0)  # into the next iteration
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.stderr.read()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = subprocess.run(train(run, init, "--resume"), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(x) for x in metrics.read_text().splitlines()]
+    assert [r["iteration"] for r in rows] == [1, 2, 3, 4]  # no gap, no duplicate
+    task = make_task("countdown")
+    assert [r["first_problem"] for r in rows] == [problem_batch(task, 0, k, 6)[0].id for k in range(4)]
+    assert rows[-1]["vote8_solve_rate"] is not None and rows[0].get("vote8_solve_rate") is None
+    for name in os.listdir(run / "checkpoints"):
+        assert type(AutoModelForCausalLM.from_pretrained(run / "checkpoints" / name)).__name__ == "LlamaForCausalLM"
+    for link in ("latest", "best", "model"):
+        assert (run / link).is_symlink() and (run / link / "config.json").exists()
+    assert os.path.realpath(run / "latest").endswith("iter-000004")
+    again = subprocess.run(train(run, init), capture_output=True, text=True, timeout=60)
+    assert again.returncode == 2 and "pass --resume" in again.stderr

@@ -1,0 +1,283 @@
+"""`move37 train TASK` for reasoning tasks: expert iteration. Generate many solutions, keep the
+right and short ones, train on them, repeat.
+
+One iteration:
+1. the next `problems_per_iteration` training problems of a seeded stream whose position is
+   saved with the checkpoint (a restart neither skips nor repeats problems);
+2. `samples` solutions for each, sampled at temperature 1 (or found by the reasoning search,
+   `generator=gumbel:TOKENS`), many problems in lockstep;
+3. each checked; per problem the selection rule keeps `right_short` (the shortest right
+   solution, ties to the higher log-probability; the default), `right` (every distinct right
+   one) or `all` (wrong ones too: the negative control); a problem with no right solution
+   gives nothing;
+4. `steps_per_iteration` optimizer steps on the kept solutions of the last `replay_iterations`
+   iterations (loss on the solution's tokens only, and not on what the rules write);
+5. greedy on the fixed held-out evaluation problems; every `eval_every` iterations also
+   `vote:8` and the search at `eval_budget` tokens.
+
+Run directory:
+    checkpoints/iter-NNNNNN/   a Hugging Face model directory per iteration (the last 3 and the best kept)
+    latest, best               symbolic links to checkpoint directories, swapped atomically
+    model                      a link to the best checkpoint: `--policy builtin:RUN_DIR` loads it
+    state.pt                   optimizer, random states, stream position, replay window, metrics line
+    metrics.jsonl, tensorboard/, config.json
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from engine.llm.hfdir import save
+from engine.llm.local import LocalPolicy
+from engine.llm.solve import solve
+from games.math.countdown import Countdown
+from games.math.task import Problem, Task
+from mcts.rollout import rollouts
+from mcts.settings import setting
+from training.pretrain import RULES_WRITE, lm_batch
+from training.run import RunError, RunLock
+
+RULES = ("right_short", "right", "all")
+KEEP_CHECKPOINTS = 3
+
+
+@dataclass
+class ExpertConfig:
+    minutes: float = setting(60.0, "training time: the run stops after the iteration that passes it")
+    iterations: int = setting(0, "or a fixed number of iterations (0: as many as the minutes allow)")
+    problems_per_iteration: int = setting(128, "training problems a iteration generates solutions for")
+    samples: int = setting(16, "solutions generated per problem")
+    generator: str = setting("sample", "sample (temperature-1 samples) or a search method, gumbel:TOKENS or "
+                                       "mcts:TOKENS (its solution per problem)")
+    select: str = setting("right_short", "right_short (the shortest right solution per problem), right (every "
+                                         "distinct right one) or all (wrong ones too: the control)")
+    learning_rate: float = setting(3e-4, "AdamW learning rate of the fine-tuning steps")
+    batch_size: int = setting(32, "solutions per optimizer step")
+    steps_per_iteration: int = setting(16, "optimizer steps per iteration on the replay window")
+    replay_iterations: int = setting(8, "kept solutions of this many recent iterations are trained on")
+    eval_problems: int = setting(1000, "fixed held-out problems, solved greedily after every iteration")
+    eval_every: int = setting(10, "iterations between the costlier evaluations (vote:8 and the search)")
+    eval_budget: int = setting(512, "the search's token budget in those evaluations")
+    seed: int = setting(0, "seed of the problem stream, the samples and the optimizer")
+
+    def __post_init__(self):
+        if self.select not in RULES:
+            raise ValueError(f"select must be one of {', '.join(RULES)}, not {self.select!r}.")
+        if self.generator != "sample" and not self.generator.startswith(("gumbel:", "mcts:")):
+            raise ValueError(f"generator must be sample, gumbel:TOKENS or mcts:TOKENS, not {self.generator!r}.")
+        if min(self.problems_per_iteration, self.samples, self.batch_size, self.steps_per_iteration,
+               self.replay_iterations, self.eval_problems, self.eval_every) < 1 or self.minutes <= 0:
+            raise ValueError("counts must be at least 1 and minutes above 0.")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    text: str
+    correct: bool
+    tokens: int
+    logprob: float
+
+
+def select(candidates: list[Candidate], rule: str) -> list[Candidate]:
+    """The solutions a problem contributes under `rule` (see the module docstring)."""
+    distinct = list({c.text: c for c in candidates if c.text}.values())
+    right = [c for c in distinct if c.correct]
+    if not right:
+        return []
+    if rule == "right_short":
+        return [min(right, key=lambda c: (c.tokens, -c.logprob))]
+    return right if rule == "right" else distinct
+
+
+def problem_batch(task: Task, seed: int, position: int, n: int) -> list[Problem]:
+    """Batch `position` of the training stream: generated tasks draw it from a seed of its own;
+    a file's rows come in a seeded permutation, reshuffled each pass."""
+    if getattr(task, "rows", None) is None:
+        return task.problems("train", n, seed * 1_000_003 + position)
+    pool = task.problems("train")
+    out = []
+    for k in range(position * n, (position + 1) * n):
+        order = np.random.default_rng([seed, k // len(pool)]).permutation(len(pool))
+        out.append(pool[int(order[k % len(pool)])])
+    return out
+
+
+class ExpertIteration:
+    def __init__(self, task: Task, run_dir: str, init_dir: str, config: ExpertConfig, resume: bool = False,
+                 device: str = "auto", out=sys.stderr):
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.task, self.run_dir, self.config, self.out = task, run_dir, config, out
+        self.paths = {k: os.path.join(run_dir, k) for k in ("state.pt", "metrics.jsonl", "tensorboard", "checkpoints")}
+        if os.path.exists(self.paths["state.pt"]) and not resume:
+            raise RunError(f"{run_dir} already holds a training run; pass --resume to continue it.")
+        os.makedirs(self.paths["checkpoints"], exist_ok=True)
+        self.lock = RunLock(run_dir)
+        self.iteration, self.position, self.elapsed, self.best = 0, 0, 0.0, -1.0
+        self.replay: list[list[tuple[str, str]]] = []
+        start = self._latest() if resume and os.path.exists(self.paths["state.pt"]) else init_dir
+        self.policy = LocalPolicy(start, name="training", device=device)
+        self.model, self.tokenizer = self.policy.model.float(), self.policy.tokenizer
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.learning_rate, weight_decay=0.0)
+        self.rules_write = RULES_WRITE if isinstance(task, Countdown) else None
+        self.eval_set = task.problems("heldout", config.eval_problems, 0) if getattr(task, "rows", None) is None \
+            else task.problems("heldout")[:config.eval_problems]
+        torch.manual_seed(config.seed)
+        if start != init_dir:
+            self._resume()
+        else:
+            with open(os.path.join(run_dir, "config.json"), "w") as f:
+                json.dump(dict(asdict(config), task=task.name, init=os.path.abspath(init_dir)), f, indent=1)
+        self.writer = SummaryWriter(self.paths["tensorboard"], purge_step=self.iteration + 1)
+
+    # ---- checkpoints --------------------------------------------------------------------------
+    def _latest(self) -> str:
+        return os.path.realpath(os.path.join(self.run_dir, "latest"))
+
+    def _link(self, name: str, target: str) -> None:
+        """Point `name` at `target` atomically (a directory cannot be renamed over another)."""
+        tmp = os.path.join(self.run_dir, f".{name}.tmp")
+        if os.path.lexists(tmp):
+            os.remove(tmp)
+        os.symlink(os.path.relpath(target, self.run_dir), tmp)
+        os.replace(tmp, os.path.join(self.run_dir, name))
+
+    def _checkpoint(self, metrics: dict) -> None:
+        path = os.path.join(self.paths["checkpoints"], f"iter-{self.iteration:06d}")
+        if os.path.isdir(path):
+            shutil.rmtree(path)  # left by a run killed before its state was saved
+        save(self.model, self.tokenizer, path)
+        improved = metrics["greedy_solve_rate"] > self.best
+        if improved:
+            self.best = metrics["greedy_solve_rate"]
+        state = {"optimizer": self.optimizer.state_dict(), "iteration": self.iteration, "position": self.position,
+                 "elapsed": self.elapsed, "best": self.best, "replay": self.replay, "metrics": metrics,
+                 "torch_rng": torch.get_rng_state()}
+        tmp = self.paths["state.pt"] + ".tmp"
+        torch.save(state, tmp)
+        self._link("latest", path)
+        if improved:
+            self._link("best", path)
+            self._link("model", path)
+        os.replace(tmp, self.paths["state.pt"])  # the run's commit point: the state names this iteration
+        keep = {os.path.realpath(os.path.join(self.run_dir, n)) for n in ("latest", "best")}
+        done = sorted(os.listdir(self.paths["checkpoints"]))
+        for old in done[:-KEEP_CHECKPOINTS]:
+            full = os.path.join(self.paths["checkpoints"], old)
+            if os.path.realpath(full) not in keep:
+                shutil.rmtree(full, ignore_errors=True)
+
+    def _resume(self) -> None:
+        state = torch.load(self.paths["state.pt"], weights_only=False)
+        self.iteration, self.position, self.elapsed = state["iteration"], state["position"], state["elapsed"]
+        self.best, self.replay = state["best"], state["replay"]
+        self.optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        if os.path.realpath(os.path.join(self.paths["checkpoints"], f"iter-{self.iteration:06d}")) != self._latest():
+            raise RunError(f"{self.run_dir}: the saved state and the latest checkpoint disagree.")
+        kept = []
+        if os.path.exists(self.paths["metrics.jsonl"]):  # lines up to the saved iteration, none cut off
+            with open(self.paths["metrics.jsonl"]) as f:
+                for line in f:
+                    try:
+                        if json.loads(line)["iteration"] <= self.iteration:
+                            kept.append(line)
+                    except (ValueError, KeyError):
+                        pass
+        if state["metrics"] and (not kept or json.loads(kept[-1])["iteration"] < self.iteration):
+            kept.append(json.dumps(state["metrics"]) + "\n")  # killed between the save and the log
+        with open(self.paths["metrics.jsonl"], "w") as f:
+            f.writelines(kept)
+
+    # ---- one iteration ------------------------------------------------------------------------
+    def generate(self, problems: list[Problem]) -> tuple[list[list[Candidate]], int]:
+        cfg = self.config
+        seed = cfg.seed * 1_000_003 + self.iteration
+        self.model.eval()
+        if cfg.generator == "sample":
+            outs = rollouts(self.task, problems, self.policy, cfg.samples, 1.0, seed)
+            cands = [[Candidate(r.text, self.task.check_answer(p, r.answer), r.tokens, r.logprob) for r in rs]
+                     for p, rs in zip(problems, outs)]
+            return cands, sum(r.tokens for rs in outs for r in rs)
+        results = solve(self.task, problems, self.policy, cfg.generator, seed)
+        cands = [[Candidate(r.solution, r.correct, max(1, len(self.policy.encode(r.solution))), 0.0)] for r in results]
+        return cands, sum(r.tokens for r in results)
+
+    def train_steps(self) -> float:
+        cfg = self.config
+        pool = [pair for kept in self.replay[-cfg.replay_iterations:] for pair in kept]
+        if not pool:
+            return float("nan")
+        rng = np.random.default_rng([cfg.seed, self.iteration, 7])
+        self.model.train()
+        losses = []
+        for _ in range(cfg.steps_per_iteration):
+            pick = rng.choice(len(pool), size=min(cfg.batch_size, len(pool)), replace=False)
+            ids, lab, mask = lm_batch(self.tokenizer, [pool[i] for i in pick], self.rules_write)
+            dev = self.policy.device
+            loss = self.model(input_ids=ids.to(dev), attention_mask=mask.to(dev), labels=lab.to(dev)).loss
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+            self.optimizer.step()
+            losses.append(float(loss.detach()))
+        self.model.eval()
+        return float(np.mean(losses))
+
+    def evaluate(self, full: bool) -> dict:
+        self.model.eval()
+        greedy = solve(self.task, self.eval_set, self.policy, "greedy", 0)
+        right = [r for r in greedy if r.correct]
+        out = {"greedy_solve_rate": len(right) / len(greedy),
+               "right_solution_tokens": float(np.mean([r.tokens for r in right])) if right else float("nan")}
+        if full:
+            out["vote8_solve_rate"] = float(np.mean([r.correct for r in solve(self.task, self.eval_set, self.policy,
+                                                                                "vote:8", 0)]))
+            out["search_solve_rate"] = float(np.mean([r.correct for r in solve(
+                self.task, self.eval_set, self.policy, f"gumbel:{self.config.eval_budget}", 0)]))
+        return out
+
+    def run(self) -> dict:
+        cfg = self.config
+        last: dict = {}
+        try:
+            while (self.iteration < cfg.iterations) if cfg.iterations else (self.elapsed < cfg.minutes * 60):
+                t0 = time.perf_counter()
+                problems = problem_batch(self.task, cfg.seed, self.position, cfg.problems_per_iteration)
+                cands, generated = self.generate(problems)
+                kept = [(p.prompt, c.text) for p, cs in zip(problems, cands) for c in select(cs, cfg.select)]
+                self.replay = (self.replay + [kept])[-cfg.replay_iterations:]
+                loss = self.train_steps()
+                self.iteration += 1
+                self.position += 1
+                metrics = {"iteration": self.iteration, "first_problem": problems[0].id, "loss": loss, "kept": len(kept),
+                           "solved_share": float(np.mean([any(c.correct for c in cs) for cs in cands])),
+                           "generated_tokens": generated}
+                metrics.update(self.evaluate(self.iteration % cfg.eval_every == 0))
+                self.elapsed += time.perf_counter() - t0
+                metrics["elapsed_minutes"] = self.elapsed / 60
+                metrics = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in metrics.items()}
+                self._checkpoint(metrics)
+                with open(self.paths["metrics.jsonl"], "a") as f:
+                    f.write(json.dumps(metrics) + "\n")
+                for key, value in metrics.items():
+                    if key != "iteration" and isinstance(value, (int, float)):
+                        self.writer.add_scalar(key, value, self.iteration)
+                self.writer.flush()
+                print(f"\riteration {self.iteration}  {self.elapsed / 60:.1f} min  kept {len(kept)}  "
+                      f"greedy {metrics['greedy_solve_rate']:.1%}", end="", file=self.out, flush=True)
+                last = metrics
+        finally:
+            print(file=self.out)
+            self.writer.close()
+            self.lock.release()
+        return last
