@@ -23,6 +23,7 @@ class Rollout:
     tokens: int = 0
     prompt_tokens: int = 0
     logprob: float = 0.0
+    rejected: str | None = None  # the step text the rules refused, when one ended the rollout
 
 
 def step_seed(seed: int, problem_id: str, sample: int, step: int) -> int:
@@ -54,7 +55,7 @@ def rollouts(task: Task, problems: list[Problem], policy, n: int, temperature: f
                 ended = prop.text == "" or any(prop.text.endswith(s) for s in task.stop)
                 step = task.step(problems[i], r.text, prop.text) if ended else None
                 if step is None or not step.legal:
-                    r.finished, r.legal = True, False
+                    r.finished, r.legal, r.rejected = True, False, prop.text
                     continue
                 r.text += step.line
                 r.steps += 1

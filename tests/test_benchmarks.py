@@ -57,3 +57,17 @@ def test_reason_bench_compares_methods_on_the_same_problems_and_writes_its_figur
     assert gumbel[0]["method"] == "gumbel:60" and gumbel[1]["method"] == "gumbel:120"
     with pytest.raises(ValueError, match="unknown method 'greedy'"):
         reason_bench.main(names=["countdown"], methods=["greedy"], out=str(tmp_path))
+
+
+def test_countdown_bench_sorts_every_refused_step_by_why(monkeypatch):
+    import engine.llm.specs
+    from benchmarks import countdown_stats
+    from tests.fake_policy import FakePolicy
+
+    monkeypatch.setattr(engine.llm.specs, "make_policy", lambda spec, task=None: FakePolicy(junk=0.3))
+    (row,) = countdown_stats.main(problems=30, policy="fake")
+    refused = row["refused"]
+    assert set(refused) <= {"malformed", "operand not available", "arithmetic refused", "other"}
+    assert refused.get("malformed", 0) > 0 and refused.get("operand not available", 0) > 0
+    assert row["legal_share"] + sum(refused.values()) == pytest.approx(1.0)
+    assert "other" not in refused  # every refusal has its reason

@@ -30,17 +30,20 @@ def test_selection_rules():
         assert select(wrong, rule) == []  # a problem with no right solution gives nothing, even to `all`
 
 
-def test_the_loss_is_on_the_solution_and_never_on_the_prompt_or_the_rules_text():
+def test_the_loss_is_on_the_solution_and_never_on_the_prompt_or_the_rules_results():
     tok = make_tokenizer()
     prompt, solution = "numbers: 25 5 4 7\ntarget: 80\n", "25-5=20 [4 7 20]\n20*4=80 [7 80]\n"
     ids, labels, mask = lm_batch(tok, [(prompt, solution), ("p\n", "x\n")], RULES_WRITE)
     row, lab = ids[0].tolist(), labels[0].tolist()
     learned = tok.decode([t for t, y in zip(row, lab) if y != -100], skip_special_tokens=False)
-    assert learned == "25-5=20*4=<eos>"  # the model's choices and the end, nothing the prompt or rules wrote
+    # the model's choices, the numbers-left lists (copying) and the end; not the prompt, not the results
+    assert learned == "25-5= [4 7 20]\n20*4= [7 80]\n<eos>"
     assert all(y == -100 for y in lab[:1 + len(prompt)])
     assert mask[1].tolist().count(1) == 1 + 2 + 2 + 1 and labels[1].tolist()[:3] == [-100, -100, -100]
     plain = lm_batch(tok, [(prompt, solution)], None)[1][0].tolist()
     assert sum(y != -100 for y in plain) == len(solution) + 1
+    ids, labels, _ = lm_batch(tok, [(prompt, solution)], RULES_WRITE, eos=False)  # expert iteration's batches
+    assert tok.eos_token_id not in ids[0].tolist() and labels[0].tolist()[-1] != -100
 
 
 def test_the_problem_stream_is_a_function_of_its_position(tmp_path):

@@ -11,7 +11,8 @@ One iteration:
    one) or `all` (wrong ones too: the negative control); a problem with no right solution
    gives nothing;
 4. `steps_per_iteration` optimizer steps on the kept solutions of the last `replay_iterations`
-   iterations (loss on the solution's tokens only, and not on what the rules write);
+   iterations (loss on the solution's tokens only, not on what the rules compute, and no end
+   token: the rules end a solution);
 5. greedy on the fixed held-out evaluation problems; every `eval_every` iterations also
    `vote:8` and the search at `eval_budget` tokens.
 
@@ -62,10 +63,12 @@ class ExpertConfig:
                                          "distinct right one) or all (wrong ones too: the control)")
     learning_rate: float = setting(3e-4, "AdamW learning rate of the fine-tuning steps")
     batch_size: int = setting(32, "solutions per optimizer step")
-    steps_per_iteration: int = setting(16, "optimizer steps per iteration on the replay window")
+    steps_per_iteration: int = setting(4, "optimizer steps per iteration on the replay window (more: each kept "
+                                          "solution is seen more often and sampling loses its variety)")
     replay_iterations: int = setting(8, "kept solutions of this many recent iterations are trained on")
     eval_problems: int = setting(1000, "fixed held-out problems, solved greedily after every iteration")
-    eval_every: int = setting(10, "iterations between the costlier evaluations (vote:8 and the search)")
+    eval_every: int = setting(50, "iterations between the costlier evaluations (vote:8 and the search), which "
+                                  "take as long as several iterations")
     eval_budget: int = setting(512, "the search's token budget in those evaluations")
     seed: int = setting(0, "seed of the problem stream, the samples and the optimizer")
 
@@ -222,7 +225,10 @@ class ExpertIteration:
         losses = []
         for _ in range(cfg.steps_per_iteration):
             pick = rng.choice(len(pool), size=min(cfg.batch_size, len(pool)), replace=False)
-            ids, lab, mask = lm_batch(self.tokenizer, [pool[i] for i in pick], self.rules_write)
+            # no EOS: a kept solution ends where the rules end it (the target reached, an answer
+            # line), so the model never has to choose to stop; learning EOS after short solutions
+            # taught it to stop after one step, and the share of problems solved fell each iteration
+            ids, lab, mask = lm_batch(self.tokenizer, [pool[i] for i in pick], self.rules_write, eos=False)
             dev = self.policy.device
             loss = self.model(input_ids=ids.to(dev), attention_mask=mask.to(dev), labels=lab.to(dev)).loss
             self.optimizer.zero_grad(set_to_none=True)
