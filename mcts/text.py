@@ -17,9 +17,11 @@ expansion differs from the game driver (mcts/search.py):
   corrected by pi/beta when sampled at a temperature other than 1 (`priors=empirical`), not pi
   renormalised over the distinct steps, which counts a likely step twice (`priors=renormalised`,
   kept to compare);
-- a leaf's value comes from a greedy rollout to a final answer, checked, where the task checks
-  at search time (Countdown: the problem itself defines a solution), its tokens charged; else
-  0 (`value=none`: with a reference answer only, asking the checker would leak the answer). A
+- a leaf's value comes from the policy's value head where it has a trained one (a side file of
+  the model directory, engine/llm/value.py), else from a greedy rollout to a final answer,
+  checked, where the task checks at search time (Countdown: the problem itself defines a
+  solution), its tokens charged; else 0 (`value=none`: with a reference answer only, asking the
+  checker would leak the answer). A
   terminal's value is the checker's where the task checks at search time, else 0; the depth
   cap (`Task.max_steps`) makes a node terminal and wrong;
 - the budget is generated tokens per problem: every sample is charged, dropped and duplicate
@@ -65,8 +67,9 @@ class TextSearchConfig:
     temperature: float = setting(1.0, "sampling temperature of the steps; priors are corrected back to temperature 1")
     priors: str = setting("empirical", "empirical (each distinct step's share of the K samples, Sampled MuZero) "
                                        "or renormalised (pi over the distinct steps)")
-    value: str = setting("auto", "leaf values: rollout (a greedy completion, checked), none (0), or auto "
-                                 "(rollout where the task checks at search time, else none)")
+    value: str = setting("auto", "leaf values: head (the policy's value head), rollout (a greedy completion, "
+                                 "checked), none (0), or auto (the head where the policy has a trained one, else "
+                                 "rollout where the task checks at search time, else none)")
     answer: str = setting("visits", "without a checker at search time: visits (the most visited path's answer) "
                                     "or vote (a visit-weighted vote over the terminals reached)")
     leaves_per_wave: int = setting(1, "leaves per tree per wave; virtual loss keeps them apart")
@@ -90,8 +93,8 @@ class TextSearchConfig:
             problems.append("temperature must be above 0 (the steps are sampled)")
         if self.priors not in ("empirical", "renormalised"):
             problems.append(f"priors must be empirical or renormalised, not {self.priors!r}")
-        if self.value not in ("auto", "rollout", "none"):
-            problems.append(f"value must be auto, rollout or none, not {self.value!r}")
+        if self.value not in ("auto", "head", "rollout", "none"):
+            problems.append(f"value must be auto, head, rollout or none, not {self.value!r}")
         if self.answer not in ("visits", "vote"):
             problems.append(f"answer must be visits or vote, not {self.answer!r}")
         if problems:
@@ -183,7 +186,13 @@ class _Driver:
     def __init__(self, task: Task, problems: list[Problem], policy, config: TextSearchConfig, seed: int):
         self.task, self.problems, self.policy, self.config, self.seed = task, list(problems), policy, config, seed
         B, A = len(self.problems), config.samples
-        self.rollout_values = config.value == "rollout" or (config.value == "auto" and task.checks_at_search_time)
+        has_head = getattr(policy, "value_head", None) is not None
+        if config.value == "head" and not has_head:
+            raise ValueError(f"value=head needs a policy with a value head; {getattr(policy, 'name', 'this policy')} "
+                             f"has none (expert iteration trains one).")
+        self.head_values = config.value == "head" or (config.value == "auto" and has_head)
+        self.rollout_values = not self.head_values and (
+            config.value == "rollout" or (config.value == "auto" and task.checks_at_search_time))
         self.t = TextTree(Tree.empty(B, 64, A), [{0: ""} for _ in range(B)], [{0: 0} for _ in range(B)],
                           [{} for _ in range(B)], [{} for _ in range(B)], np.zeros(B, np.int64),
                           np.zeros(B, np.int64), [None] * B)
@@ -223,6 +232,11 @@ class _Driver:
                     terminal[i], values[i] = True, WRONG
                     t.answers[b][node] = None
         live = [i for i in range(n) if not terminal[i]]
+        if self.head_values and live:
+            prefixes = [self.problems[items[i][0]].prompt + t.text[items[i][0]][items[i][1]] for i in live]
+            values[live] = self.policy.value(prefixes)
+            for i, prefix in zip(live, prefixes):  # the head reads each prefix once: its prompt tokens
+                t.prompt_tokens[items[i][0]] += len(self.policy.encode(prefix))
         if self.rollout_values and live:
             probs = [self.problems[items[i][0]] for i in live]
             starts = [(t.text[items[i][0]][items[i][1]], t.depth[items[i][0]][items[i][1]]) for i in live]

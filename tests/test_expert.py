@@ -90,6 +90,8 @@ def test_a_run_killed_mid_iteration_resumes_with_nothing_lost_or_repeated(tmp_pa
     assert rows[-1]["vote8_solve_rate"] is not None and rows[0].get("vote8_solve_rate") is None
     for name in os.listdir(run / "checkpoints"):
         assert type(AutoModelForCausalLM.from_pretrained(run / "checkpoints" / name)).__name__ == "LlamaForCausalLM"
+        assert (run / "checkpoints" / name / "value_head.safetensors").exists()
+    assert rows[-1]["value_loss"] is not None
     for link in ("latest", "best", "model"):
         assert (run / link).is_symlink() and (run / link / "config.json").exists()
     assert os.path.realpath(run / "latest").endswith("iter-000004")

@@ -141,3 +141,22 @@ def test_reason_cli_json_and_errors(builtin_dir, tmp_path):
                            ([str(tmp_path / "missing.jsonl")], "cannot read problem file")]:
         proc = reason(*args)
         assert proc.returncode == 2 and fragment in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_a_value_head_side_file_is_loaded_and_the_directory_stays_standard(builtin_dir, tmp_path):
+    import shutil
+
+    from transformers import AutoModelForCausalLM
+
+    from engine.llm.value import FILE, ValueHead, save_value_head
+
+    d = tmp_path / "with_head"
+    shutil.copytree(builtin_dir, d)
+    assert make_policy(f"hf:{d}").value_head is None and make_policy(f"hf:{d}").value(["x"]) is None
+    head = ValueHead(64)
+    with torch.no_grad():
+        head.linear.bias.fill_(0.5)
+    save_value_head(head, str(d))
+    policy = make_policy(f"hf:{d}")
+    assert (d / FILE).exists() and policy.value(["numbers: 1 2\n", "x"]).tolist() == pytest.approx([0.4621] * 2, abs=1e-4)
+    assert type(AutoModelForCausalLM.from_pretrained(d)).__name__ == "LlamaForCausalLM"  # ignored by transformers

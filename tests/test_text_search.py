@@ -140,3 +140,41 @@ def test_bad_search_settings_are_one_sentence():
                              ({"priors": "flat"}, "empirical or renormalised"), ({"temperature": 0}, "above 0")]:
         with pytest.raises(ValueError, match=fragment):
             TextSearchConfig(**kwargs)
+
+
+def test_leaf_values_come_from_the_value_head_where_the_policy_has_one():
+    """With a head, no rollout is run and every expanded leaf's value is the head's."""
+    task = make_task("countdown")
+    problems = task.problems("heldout", 3, 0)
+
+    class WithHead(FakePolicy):
+        value_head = object()
+
+        def __init__(self):
+            super().__init__(end=0.0, junk=0.0)
+            self.asked, self.greedy_calls = [], 0
+
+        def value(self, prefixes):
+            self.asked += prefixes
+            return np.array([0.25 if p.count("\n") == 2 else -0.5 for p in prefixes], np.float32)
+
+        def encode(self, text):
+            return list(text)
+
+        def propose(self, prefixes, k, stop, seeds, temperature=1.0, max_tokens=32):
+            self.greedy_calls += temperature == 0
+            return super().propose(prefixes, k, stop, seeds, temperature, max_tokens)
+
+    policy = WithHead()
+    results = search_text(task, problems, policy, TextSearchConfig(algorithm="puct", budget=300), seed=0)
+    assert policy.greedy_calls == 0  # no rollouts
+    expanded = 0
+    for r in results:
+        tree, b = r.tree.tree, r.index
+        assert tree.raw_value[b, 0] == pytest.approx(0.25)  # the root: its prefix is the prompt alone
+        inner = [n for n in range(1, tree.num_nodes[b]) if tree.expanded[b, n] and not tree.solved[b, n]]
+        assert all(tree.raw_value[b, n] == pytest.approx(-0.5) for n in inner)
+        expanded += 1 + len(inner)
+    assert expanded > 3 and len(policy.asked) == expanded  # one value per expanded leaf, the roots included
+    with pytest.raises(ValueError, match="value=head needs a policy with a value head"):
+        search_text(task, problems, FakePolicy(), TextSearchConfig(value="head"))

@@ -13,11 +13,15 @@ One iteration:
 4. `steps_per_iteration` optimizer steps on the kept solutions of the last `replay_iterations`
    iterations (loss on the solution's tokens only, not on what the rules compute, and no end
    token: the rules end a solution);
-5. greedy on the fixed held-out evaluation problems; every `eval_every` iterations also
+5. the value head (engine/llm/value.py, a linear probe on the last hidden state) learns each
+   generated solution's checked outcome (+1 right, -1 wrong) at every step boundary, from the
+   same window; the search then reads its leaf values from it;
+6. greedy on the fixed held-out evaluation problems; every `eval_every` iterations also
    `vote:8` and the search at `eval_budget` tokens.
 
 Run directory:
-    checkpoints/iter-NNNNNN/   a Hugging Face model directory per iteration (the last 3 and the best kept)
+    checkpoints/iter-NNNNNN/   a Hugging Face model directory per iteration, with its value_head.safetensors
+                               (the last 3 and the best kept)
     latest, best               symbolic links to checkpoint directories, swapped atomically
     model                      a link to the best checkpoint: `--policy builtin:RUN_DIR` loads it
     state.pt                   optimizer, random states, stream position, replay window, metrics line
@@ -40,6 +44,7 @@ import torch
 from engine.llm.hfdir import save
 from engine.llm.local import LocalPolicy
 from engine.llm.solve import solve
+from engine.llm.value import ValueHead, save_value_head
 from games.math.countdown import Countdown
 from games.math.task import Problem, Task
 from mcts.rollout import rollouts
@@ -127,10 +132,13 @@ class ExpertIteration:
         self.lock = RunLock(run_dir)
         self.iteration, self.position, self.elapsed, self.best = 0, 0, 0.0, -1.0
         self.replay: list[list[tuple[str, str]]] = []
+        self.value_replay: list[list[tuple[str, float]]] = []  # (prompt + solution so far, checked outcome)
         start = self._latest() if resume and os.path.exists(self.paths["state.pt"]) else init_dir
         self.policy = LocalPolicy(start, name="training", device=device)
         self.model, self.tokenizer = self.policy.model.float(), self.policy.tokenizer
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.learning_rate, weight_decay=0.0)
+        self.value_head = self.policy.value_head or ValueHead(self.model.config.hidden_size).to(self.policy.device)
+        self.head_optimizer = torch.optim.AdamW(self.value_head.parameters(), lr=1e-3, weight_decay=0.0)
         self.rules_write = RULES_WRITE if isinstance(task, Countdown) else None
         self.eval_set = task.problems("heldout", config.eval_problems, 0) if getattr(task, "rows", None) is None \
             else task.problems("heldout")[:config.eval_problems]
@@ -159,11 +167,13 @@ class ExpertIteration:
         if os.path.isdir(path):
             shutil.rmtree(path)  # left by a run killed before its state was saved
         save(self.model, self.tokenizer, path)
+        save_value_head(self.value_head, path)
         improved = metrics["greedy_solve_rate"] > self.best
         if improved:
             self.best = metrics["greedy_solve_rate"]
         state = {"optimizer": self.optimizer.state_dict(), "iteration": self.iteration, "position": self.position,
                  "elapsed": self.elapsed, "best": self.best, "replay": self.replay, "metrics": metrics,
+                 "value_replay": self.value_replay, "head_optimizer": self.head_optimizer.state_dict(),
                  "torch_rng": torch.get_rng_state()}
         tmp = self.paths["state.pt"] + ".tmp"
         torch.save(state, tmp)
@@ -182,8 +192,9 @@ class ExpertIteration:
     def _resume(self) -> None:
         state = torch.load(self.paths["state.pt"], weights_only=False)
         self.iteration, self.position, self.elapsed = state["iteration"], state["position"], state["elapsed"]
-        self.best, self.replay = state["best"], state["replay"]
+        self.best, self.replay, self.value_replay = state["best"], state["replay"], state["value_replay"]
         self.optimizer.load_state_dict(state["optimizer"])
+        self.head_optimizer.load_state_dict(state["head_optimizer"])
         torch.set_rng_state(state["torch_rng"])
         if os.path.realpath(os.path.join(self.paths["checkpoints"], f"iter-{self.iteration:06d}")) != self._latest():
             raise RunError(f"{self.run_dir}: the saved state and the latest checkpoint disagree.")
@@ -239,6 +250,28 @@ class ExpertIteration:
         self.model.eval()
         return float(np.mean(losses))
 
+    def train_value(self) -> float:
+        """The value head's steps on the window's (prefix, outcome) pairs; the model is only read."""
+        cfg = self.config
+        pool = [pair for kept in self.value_replay[-cfg.replay_iterations:] for pair in kept]
+        if not pool:
+            return float("nan")
+        rng = np.random.default_rng([cfg.seed, self.iteration, 11])
+        self.model.eval()
+        losses = []
+        for _ in range(cfg.steps_per_iteration):
+            pick = rng.choice(len(pool), size=min(2 * cfg.batch_size, len(pool)), replace=False)
+            with torch.no_grad():
+                hidden = self.policy.last_hidden([pool[i][0] for i in pick])
+            target = torch.tensor([pool[i][1] for i in pick], dtype=torch.float32, device=hidden.device)
+            loss = torch.nn.functional.mse_loss(self.value_head(hidden), target)
+            self.head_optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.head_optimizer.step()
+            losses.append(float(loss.detach()))
+        self.policy.value_head = self.value_head.eval()  # trained: the search reads it from now on
+        return float(np.mean(losses))
+
     def evaluate(self, full: bool) -> dict:
         self.model.eval()
         greedy = solve(self.task, self.eval_set, self.policy, "greedy", 0)
@@ -262,10 +295,16 @@ class ExpertIteration:
                 cands, generated = self.generate(problems)
                 kept = [(p.prompt, c.text) for p, cs in zip(problems, cands) for c in select(cs, cfg.select)]
                 self.replay = (self.replay + [kept])[-cfg.replay_iterations:]
+                outcomes = [(p.prompt + "".join(c.text.splitlines(keepends=True)[:k]), 1.0 if c.correct else -1.0)
+                            for p, cs in zip(problems, cands) for c in cs
+                            for k in range(len(c.text.splitlines()) + (not c.text))]
+                self.value_replay = (self.value_replay + [outcomes])[-cfg.replay_iterations:]
                 loss = self.train_steps()
+                value_loss = self.train_value()
                 self.iteration += 1
                 self.position += 1
-                metrics = {"iteration": self.iteration, "first_problem": problems[0].id, "loss": loss, "kept": len(kept),
+                metrics = {"iteration": self.iteration, "first_problem": problems[0].id, "loss": loss,
+                           "value_loss": value_loss, "kept": len(kept),
                            "solved_share": float(np.mean([any(c.correct for c in cs) for cs in cands])),
                            "generated_tokens": generated}
                 metrics.update(self.evaluate(self.iteration % cfg.eval_every == 0))

@@ -13,6 +13,7 @@ import torch
 
 from engine.llm.hfdir import is_model_dir
 from engine.llm.policy import Candidates, PolicyError, Proposal, Usage
+from engine.llm.value import load_value_head
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -56,6 +57,7 @@ class LocalPolicy:
         self._pieces: dict[int, str] = {}
         params = inspect.signature(self.model.forward).parameters  # transformers 5 renames the cache argument
         self._cache_arg = "cache" if "cache" in params else "past_key_values"
+        self.value_head = load_value_head(directory, self.model.config.hidden_size, self.device)
 
     # ---- helpers ------------------------------------------------------------------------------
     def _piece(self, token: int) -> str:
@@ -151,6 +153,22 @@ class LocalPolicy:
             result.append(Candidates(props, len(prefix_ids)))
         self.usage.add(generated, sum(len(x) for x in ids))
         return result
+
+    def last_hidden(self, prefixes: list[str]) -> torch.Tensor:
+        """The model's last hidden state at the end of each prefix (what the value head reads)."""
+        ids = [self.encode(p) for p in prefixes]
+        input_ids, mask = self._batch(ids)
+        positions = (mask.cumsum(1) - 1).clamp(min=0)
+        out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, output_hidden_states=True)
+        self.usage.add(0, sum(map(len, ids)))
+        return out.hidden_states[-1][:, -1]
+
+    @torch.inference_mode()
+    def value(self, prefixes: list[str]) -> np.ndarray | None:
+        """The value head's estimate in [-1, 1] for each prefix; None without a value head."""
+        if self.value_head is None:
+            return None
+        return self.value_head(self.last_hidden(prefixes)).float().cpu().numpy()
 
     @torch.inference_mode()
     def score(self, prefixes: list[str], continuations: list[str]) -> list[float]:
