@@ -2,11 +2,12 @@
 the greedy cost: the figure a reasoning search has to win (at equal tokens, not equal calls).
 
     move37 bench reason [--games countdown,arith] [--problems 1000] [--seeds 3] [--policy builtin]
-                        [--budgets 64,128,...] [--methods sample,vote,beam,mcts,gumbel] [--out DIR]
+                        [--budgets 64,128,...] [--methods sample,vote,best,beam,mcts,gumbel] [--out DIR]
 
 For each task: greedy once (its tokens per problem set the first budget, twice the greedy
 cost, unless --budgets is given), then each method at each budget and seed on the same held-out
-problems: `sample:N` and `vote:N` with N = budget / the tokens of one sample (measured by a
+problems: `sample:N`, `vote:N` and `best:N` (ranked by the value head, where the policy has
+one) with N = budget / the tokens of one sample (measured by a
 pilot `sample:8` run, since samples at temperature 1 run longer or shorter than the greedy
 line), `beam:W,4` with W = N / 4 (at least 1), `mcts:B` and `gumbel:B`. Plots put each row at
 the tokens it actually spent, so curves compare at equal tokens whatever the plan was. A rate's 95% interval pools the problems of all seeds. Beside
@@ -25,7 +26,7 @@ from engine.llm.solve import solve, wilson
 from engine.llm.specs import make_policy
 from games.math import make_task
 
-METHODS = ("sample", "vote", "beam", "mcts", "gumbel")
+METHODS = ("sample", "vote", "best", "beam", "mcts", "gumbel")
 
 
 class Timed:
@@ -52,7 +53,7 @@ class Timed:
 
 def method_for(name: str, budget: int, sample_cost: float) -> str:
     n = max(1, round(budget / max(sample_cost, 1.0)))
-    return {"sample": f"sample:{n}", "vote": f"vote:{n}", "beam": f"beam:{max(1, n // 4)},4",
+    return {"sample": f"sample:{n}", "vote": f"vote:{n}", "best": f"best:{n}", "beam": f"beam:{max(1, n // 4)},4",
             "mcts": f"mcts:{budget}", "gumbel": f"gumbel:{budget}"}[name]
 
 
@@ -100,6 +101,8 @@ def main(seconds: float | None = None, names: list[str] | None = None, problems:
             for m in methods or METHODS:
                 if m == "sample" and not task.checks_at_search_time:
                     continue  # any-of-N needs a checker without the reference answer
+                if m == "best" and getattr(pol, "value_head", None) is None:
+                    continue  # best-of-N ranks by a value head the policy does not have
                 row = dict(run_method(task, probs, pol, method_for(m, budget, sample_cost), seeds), task=task.name,
                            budget=budget, family=m)
                 rows.append(row)

@@ -269,7 +269,8 @@ def add_llm_commands(sub) -> None:
     s = sub.add_parser("reason", help="solve reasoning problems with a language-model policy and check them")
     s.add_argument("task", help="countdown, arith, or a .jsonl file of problems")
     s.add_argument("--policy", default="builtin", help="builtin (default), builtin:DIR, hf:DIR or openai:URL[,model=NAME,...]")
-    s.add_argument("--method", default="greedy", help="greedy (default), sample:N, vote:N, beam:W,K (W beams, K samples each), or a tree search with a "
+    s.add_argument("--method", default="greedy", help="greedy (default), sample:N, vote:N, best:N (ranked by the value head), beam:W,K (W beams, "
+                   "K samples each), or a tree search with a "
                    "budget of generated tokens per problem: mcts:TOKENS (PUCT) or gumbel:TOKENS, with ,key=value "
                    "settings (e.g. gumbel:1024,samples=4)")
     s.add_argument("--problems", type=int, default=None, help="how many problems (default 1000, or the whole file)")

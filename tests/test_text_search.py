@@ -178,3 +178,26 @@ def test_leaf_values_come_from_the_value_head_where_the_policy_has_one():
     assert expanded > 3 and len(policy.asked) == expanded  # one value per expanded leaf, the roots included
     with pytest.raises(ValueError, match="value=head needs a policy with a value head"):
         search_text(task, problems, FakePolicy(), TextSearchConfig(value="head"))
+
+
+def test_best_of_n_takes_the_answered_sample_the_value_head_rates_highest():
+    from engine.llm.solve import solve
+
+    task = make_task("countdown")
+    problems = task.problems("heldout", 6, 0)
+
+    class Rated(FakePolicy):
+        value_head = object()
+
+        def value(self, prefixes):  # longer solutions rated higher, ties to the first
+            return np.array([p.count("\n") + len(p) * 1e-4 for p in prefixes], np.float32)
+
+    picked_answered = 0
+    for r in solve(task, problems, Rated(end=0.0), "best:6", seed=1):
+        pool = [s for s in r.samples if s.answer is not None] or r.samples
+        best = max(pool, key=lambda s: s.text.count("\n") + len(r.problem.prompt + s.text) * 1e-4)
+        assert r.solution == best.text and r.correct == task.check_answer(r.problem, best.answer)
+        picked_answered += best.answer is not None
+    assert picked_answered >= 1  # some problem had an answered sample to prefer
+    with pytest.raises(ValueError, match="best:N ranks samples by the policy's value head"):
+        solve(task, problems, FakePolicy(), "best:4")

@@ -1,7 +1,8 @@
 """Solving problems with a policy, step by step, many problems in lockstep: the harness every
 method plugs into (`move37 reason`). Methods: `greedy`, `sample:N` (solved when any of N
 samples is right; only where the problem itself is the checker, as in Countdown), `vote:N`
-(the majority answer of N samples: self-consistency), and the tree searches `mcts:TOKENS` (PUCT)
+(the majority answer of N samples: self-consistency), `best:N` (the sample the value head rates
+highest), `beam:W,K` (step-level beam search), and the tree searches `mcts:TOKENS` (PUCT)
 and `gumbel:TOKENS` (Gumbel root search), each with a budget of generated tokens per problem
 and optional settings (`gumbel:1024,samples=4`; mcts/text.py lists them). Every token generated
 and every prompt token processed is charged to its problem, so methods compare at equal cost.
@@ -37,7 +38,7 @@ class Result:
                 "tokens": self.tokens, "prompt_tokens": self.prompt_tokens}
 
 
-METHODS = "greedy, sample:N, vote:N, beam:W,K, mcts:TOKENS or gumbel:TOKENS (with ,key=value settings)"
+METHODS = "greedy, sample:N, vote:N, best:N, beam:W,K, mcts:TOKENS or gumbel:TOKENS (with ,key=value settings)"
 
 
 def parse_method(method: str) -> tuple[str, int, TextSearchConfig | tuple[int, int] | None]:
@@ -49,7 +50,7 @@ def parse_method(method: str) -> tuple[str, int, TextSearchConfig | tuple[int, i
         return name, 1, None
     if name == "beam" and count.isdigit() and len(pairs) == 1 and pairs[0].isdigit() and int(count) * int(pairs[0]):
         return name, int(count) * int(pairs[0]), (int(count), int(pairs[0]))
-    if name in ("sample", "vote") and count.isdigit() and int(count) >= 1 and not pairs:
+    if name in ("sample", "vote", "best") and count.isdigit() and int(count) >= 1 and not pairs:
         return name, int(count), None
     if name in ("mcts", "gumbel") and count.isdigit() and int(count) >= 1:
         values = dict(p.partition("=")[::2] for p in pairs)
@@ -77,14 +78,24 @@ def solve(task: Task, problems: list[Problem], policy, method: str = "greedy", s
     if name == "sample" and not task.checks_at_search_time:
         raise ValueError(f"sample:N counts a problem solved when any sample is right, which needs a checker "
                          f"without a reference answer; {task.name} has only references, so use vote:N.")
+    if name == "best" and getattr(policy, "value_head", None) is None:
+        raise ValueError(f"best:N ranks samples by the policy's value head; {policy.name} has none "
+                         f"(expert iteration trains one).")
     samples = rollouts(task, problems, policy, n, 0.0 if name == "greedy" else 1.0, seed, progress=progress)
+    if name == "best":  # each sample's finished text, valued by the head: one batched call
+        flat = [(i, j) for i, rs in enumerate(samples) for j in range(len(rs))]
+        values = policy.value([problems[i].prompt + samples[i][j].text for i, j in flat])
+        ranked = {(i, j): float(v) for (i, j), v in zip(flat, values)}
     results = []
-    for problem, rs in zip(problems, samples):
+    for i, (problem, rs) in enumerate(zip(problems, samples)):
         tokens, prompt = sum(r.tokens for r in rs), sum(r.prompt_tokens for r in rs)
         if name == "vote":
             keys = [task.vote_key(problem, r.answer) for r in rs]
             counts = Counter(k for k in keys if k is not None)
             pick = keys.index(counts.most_common(1)[0][0]) if counts else 0
+        elif name == "best":  # the answered sample the value head rates highest, checked only afterwards
+            answered = [j for j, r in enumerate(rs) if r.answer is not None] or list(range(len(rs)))
+            pick = max(answered, key=lambda j: ranked[(i, j)])
         else:
             right = [k for k, r in enumerate(rs) if task.check_answer(problem, r.answer)]
             pick = right[0] if right else 0
