@@ -97,3 +97,29 @@ def test_a_run_killed_mid_iteration_resumes_with_nothing_lost_or_repeated(tmp_pa
     assert os.path.realpath(run / "latest").endswith("iter-000004")
     again = subprocess.run(train(run, init), capture_output=True, text=True, timeout=60)
     assert again.returncode == 2 and "pass --resume" in again.stderr
+
+
+def test_grpo_moves_probability_toward_the_better_samples_of_a_group():
+    import torch
+
+    from engine.llm.local import LocalPolicy
+    from training.grpo import RULES_TEXT, group_advantages, grpo_steps
+
+    assert group_advantages([1, 1, 1]).tolist() == [0, 0, 0]  # no signal in an all-equal group
+    adv = group_advantages([1, 0, 0, 0])
+    assert adv[0] > 0 > adv[1] and adv.sum() == pytest.approx(0)
+    tok = make_tokenizer()
+    torch.manual_seed(0)
+    model = make_model(tok, "tiny", seed=5)
+    policy = LocalPolicy.from_model(model, tok)
+    prompt = "numbers: 25 5 4 7\ntarget: 80\n"
+    good, bad = "25-5=20 [4 7 20]\n20*4=80 [7 80]\n", "4+7=11 [25 5 11]\n"
+    before = policy.score([prompt, prompt], ["25-5=", "4+7="])  # the first choice of each: the model's own tokens
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    for _ in range(3):
+        grpo_steps(model, tok, optimizer, [[(prompt, good, 1.0), (prompt, bad, 0.0)]], 8, RULES_TEXT, policy.device)
+    after = policy.score([prompt, prompt], ["25-5=", "4+7="])
+    assert after[0] > before[0] and after[1] < before[1]
+    frozen = [p.detach().clone() for p in model.parameters()]
+    grpo_steps(model, tok, optimizer, [[(prompt, good, 1.0), (prompt, bad, 1.0)]], 8, RULES_TEXT, policy.device)
+    assert all(torch.equal(a, b) for a, b in zip(frozen, model.parameters()))  # equal rewards: nothing moves

@@ -49,6 +49,7 @@ from games.math.countdown import Countdown
 from games.math.task import Problem, Task
 from mcts.rollout import rollouts
 from mcts.settings import setting
+from training.grpo import RULES_TEXT, grpo_steps
 from training.pretrain import RULES_WRITE, lm_batch
 from training.run import RunError, RunLock
 
@@ -64,6 +65,8 @@ class ExpertConfig:
     samples: int = setting(16, "solutions generated per problem")
     generator: str = setting("sample", "sample (temperature-1 samples) or a search method, gumbel:TOKENS or "
                                        "mcts:TOKENS (its solution per problem)")
+    learner: str = setting("expert", "expert (fine-tune on the kept solutions) or grpo (a policy-gradient step on "
+                                     "every sample, weighted by its reward's standing in its group; training/grpo.py)")
     select: str = setting("right_short", "right_short (the shortest right solution per problem), right (every "
                                          "distinct right one) or all (wrong ones too: the control)")
     learning_rate: float = setting(3e-4, "AdamW learning rate of the fine-tuning steps")
@@ -80,6 +83,10 @@ class ExpertConfig:
     def __post_init__(self):
         if self.select not in RULES:
             raise ValueError(f"select must be one of {', '.join(RULES)}, not {self.select!r}.")
+        if self.learner not in ("expert", "grpo"):
+            raise ValueError(f"learner must be expert or grpo, not {self.learner!r}.")
+        if self.learner == "grpo" and self.generator != "sample":
+            raise ValueError("learner=grpo learns from samples (generator=sample): its groups need several per problem.")
         if self.generator != "sample" and not self.generator.startswith(("gumbel:", "mcts:")):
             raise ValueError(f"generator must be sample, gumbel:TOKENS or mcts:TOKENS, not {self.generator!r}.")
         if min(self.problems_per_iteration, self.samples, self.batch_size, self.steps_per_iteration,
@@ -299,7 +306,12 @@ class ExpertIteration:
                             for p, cs in zip(problems, cands) for c in cs
                             for k in range(len(c.text.splitlines()) + (not c.text))]
                 self.value_replay = (self.value_replay + [outcomes])[-cfg.replay_iterations:]
-                loss = self.train_steps()
+                if cfg.learner == "grpo":
+                    groups = [[(p.prompt, c.text, self.task.reward(p, c.text)) for c in cs] for p, cs in zip(problems, cands)]
+                    loss = grpo_steps(self.model, self.tokenizer, self.optimizer, groups, cfg.batch_size,
+                                      RULES_TEXT if isinstance(self.task, Countdown) else None, self.policy.device)
+                else:
+                    loss = self.train_steps()
                 value_loss = self.train_value()
                 self.iteration += 1
                 self.position += 1
