@@ -30,8 +30,9 @@ expansion differs from the game driver (mcts/search.py):
   sequential halving is planned from the budget: as many simulations as the budget buys at
   the cost of the root's own expansion.
 
-With a checker at search time the search stops at the first right solution, found at a
-terminal or by a rollout. Without one, the answer is the final answer of the most-visited path
+With a checker at search time the search stops at the first right solution, found among the
+steps sampled at an expansion (as the game search's win check solves a leaf whose mover wins at
+once), at a terminal, or by a rollout. Without one, the answer is the final answer of the most-visited path
 (`answer=visits`) or a visit-weighted vote over the terminals reached (`answer=vote`), checked
 only afterwards by the harness.
 
@@ -231,6 +232,11 @@ class _Driver:
                 if not slots:  # nothing legal was proposed: a dead end
                     terminal[i], values[i] = True, WRONG
                     t.answers[b][node] = None
+                elif self.task.checks_at_search_time:  # a sampled step that ends right: solved here
+                    for slot in slots:               # (the game search's win check, for one player)
+                        if slot.done and self._terminal_value(b, slot.answer, t.text[b][node] + slot.line) == RIGHT:
+                            terminal[i], values[i] = True, RIGHT
+                            break
         live = [i for i in range(n) if not terminal[i]]
         if self.head_values and live:
             prefixes = [self.problems[items[i][0]].prompt + t.text[items[i][0]][items[i][1]] for i in live]

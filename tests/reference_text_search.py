@@ -79,6 +79,12 @@ class Reference:
         for a, w in enumerate(weights):
             node.prior[a] = w / sum(weights)
             node.legal[a] = True
+        if self.task.checks_at_search_time:
+            right = [d for d in node.steps if d["done"] and self.task.check_answer(self.problem, d["answer"])]
+            if right:  # a sampled step ends right: solved on expansion
+                self.found = self.found or (node.text + right[0]["line"], right[0]["answer"])
+                node.solved, node.solved_value = True, 1.0
+                return 1.0
         if not self.rollout:
             return 0.0
         text, steps = node.text, node.depth
