@@ -48,6 +48,8 @@ def test_arith_traces_are_right_and_question_files_have_none(tmp_path):
 
 
 def test_the_prompt_and_the_rules_results_carry_no_loss(tmp_path):
+    """The numbers-left list after each result does carry loss: copying it is what teaches the
+    model to copy operands (docs/LLM.md)."""
     trainer = Pretrainer(make_task("countdown"), str(tmp_path / "run"), PretrainConfig(size="tiny", batch_size=8))
     tok = trainer.tokenizer
     try:
@@ -62,7 +64,8 @@ def test_the_prompt_and_the_rules_results_carry_no_loss(tmp_path):
             enc = tok(solution, add_special_tokens=False, return_offsets_mapping=True)
             for k, (a, b) in enumerate(enc["offset_mapping"]):
                 line_start = solution.rfind("\n", 0, a) + 1
-                by_rules = "=" in solution[line_start:a]  # the result after "=" and its newline
+                eq = solution.find("=", line_start)
+                by_rules = -1 < eq < a and solution[eq + 1:a + 1].isdigit()  # the result the rules computed
                 assert (lab[1 + p + k] == -100) == by_rules, (solution, a)
                 assert by_rules or lab[1 + p + k] == row[1 + p + k]
             assert lab[n - 1] == tok.eos_token_id  # when to stop is the model's to learn
