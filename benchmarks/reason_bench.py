@@ -13,7 +13,7 @@ line), `beam:W,4` with W = N / 4 (at least 1), `mcts:B` and `gumbel:B`. Plots pu
 the tokens it actually spent, so curves compare at equal tokens whatever the plan was. A rate's 95% interval pools the problems of all seeds. Beside
 each row: the tokens the method actually spent (searches stop early when they find a checked
 solution; beams run to their end) and the share of wall time spent inside the policy. Writes
-reason.json and, with matplotlib, reason.png into --out (default: the current directory).
+reason.json and, with matplotlib, reason.png into --out (default: runs/bench, which git ignores).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def run_method(task, problems, policy, method: str, seeds: int) -> dict:
 
 def main(seconds: float | None = None, names: list[str] | None = None, problems: int = 1000, seeds: int = 3,
          policy: str = "builtin", budgets: list[int] | None = None, methods: list[str] | None = None,
-         out: str = ".") -> list[dict]:
+         out: str = os.path.join("runs", "bench")) -> list[dict]:
     unknown = set(methods or ()) - set(METHODS)
     if unknown:
         raise ValueError(f"unknown method {sorted(unknown)[0]!r} for bench reason; choose from {', '.join(METHODS)}.")
