@@ -30,25 +30,27 @@ METHODS = ("sample", "vote", "best", "beam", "mcts", "gumbel")
 
 
 class Timed:
-    """A policy that keeps the seconds spent in its calls."""
+    """A policy that keeps the seconds spent in its model calls; everything else (its name, usage,
+    value head, encoder) is the wrapped policy's, so every method sees the policy it wraps."""
+
+    TIMED = ("propose", "score", "value")
 
     def __init__(self, policy):
         self.policy, self.seconds = policy, 0.0
-        self.name, self.usage = policy.name, policy.usage
 
-    def propose(self, *args, **kwargs):
-        t0 = time.perf_counter()
-        try:
-            return self.policy.propose(*args, **kwargs)
-        finally:
-            self.seconds += time.perf_counter() - t0
+    def __getattr__(self, name):
+        attr = getattr(self.policy, name)
+        if name not in self.TIMED:
+            return attr
 
-    def score(self, *args, **kwargs):
-        t0 = time.perf_counter()
-        try:
-            return self.policy.score(*args, **kwargs)
-        finally:
-            self.seconds += time.perf_counter() - t0
+        def timed(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return attr(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - t0
+
+        return timed
 
 
 def method_for(name: str, budget: int, sample_cost: float) -> str:

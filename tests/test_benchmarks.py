@@ -71,3 +71,22 @@ def test_countdown_bench_sorts_every_refused_step_by_why(monkeypatch):
     assert refused.get("malformed", 0) > 0 and refused.get("operand not available", 0) > 0
     assert row["legal_share"] + sum(refused.values()) == pytest.approx(1.0)
     assert "other" not in refused  # every refusal has its reason
+
+
+def test_the_benchmarks_timer_is_the_policy_it_wraps():
+    """Timing a policy must not hide its value head (the searches and best:N read it) or its name."""
+    from benchmarks.reason_bench import Timed
+    from tests.fake_policy import FakePolicy
+
+    class WithHead(FakePolicy):
+        value_head = object()
+
+        def value(self, prefixes):
+            return [0.5] * len(prefixes)
+
+    policy = WithHead()
+    timed = Timed(policy)
+    assert timed.value_head is policy.value_head and timed.name == "fake" and timed.usage is policy.usage
+    assert timed.value(["a", "b"]) == [0.5, 0.5] and timed.seconds > 0
+    timed.propose(["numbers: 1 2\n"], 2, ("=",), [0])
+    assert policy.usage.calls == 1
