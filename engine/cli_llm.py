@@ -93,7 +93,7 @@ def cmd_reason(args) -> int:
 
     task = _task(args.task)
     try:
-        parse_method(args.method)
+        method, n, _ = parse_method(args.method)
     except ValueError as e:
         raise UsageError(str(e)) from None
     if args.problems is not None and args.problems < 1:
@@ -112,8 +112,7 @@ def cmd_reason(args) -> int:
     except PolicyError as e:
         raise UsageError(str(e)) from None
 
-    n = parse_method(args.method)[1]
-    if args.show_tree and parse_method(args.method)[0] not in ("mcts", "gumbel"):
+    if args.show_tree and method not in ("mcts", "gumbel"):
         raise UsageError("--show-tree needs a search method (mcts:TOKENS or gumbel:TOKENS).")
     shown = policy.name  # never the raw spec: it may carry an API key
     clock, results = Clock(), []

@@ -159,12 +159,14 @@ class Engine:
         wanted = [p for q, _, p in rows if requests[q].echo]
         if wanted:
             echoes = dict(zip(wanted, self.policy.echo(wanted, top=first.logprobs or 0)))
+        by_request = defaultdict(list)  # each request's rows, in order
+        for r, (q, _, _) in enumerate(rows):
+            by_request[q].append(r)
         answers = []
         for q, req in enumerate(requests):
             choices, prompt_tokens, completion_tokens = [], 0, 0
-            for r, (qq, i, prompt) in enumerate(rows):
-                if qq != q:
-                    continue
+            for r in by_request[q]:
+                _, i, prompt = rows[r]
                 cands = generated[r]
                 prompt_tokens += cands.prompt_tokens if cands else len(self.policy.encode(prompt))
                 proposals = (cands.proposals * req.n)[:req.n] if cands else [None] * req.n  # greedy: n copies
