@@ -10,6 +10,7 @@ import os
 import sys
 
 from engine.cli_llm import add_llm_commands
+from engine.cli_rlhf import add_rlhf_commands
 from engine.usage import UsageError
 
 
@@ -250,7 +251,7 @@ def _print_settings(game: str | None, config) -> None:
 def is_reasoning_task(name: str) -> bool:
     """Whether `move37 train NAME` means expert iteration on a reasoning task, not self-play."""
     base = name.strip().split("(")[0]
-    return base in ("countdown", "arith") or name.strip().endswith(".jsonl")
+    return base in ("countdown", "arith", "reviews") or name.strip().endswith(".jsonl")
 
 
 def cmd_train(args) -> int:
@@ -304,7 +305,7 @@ def cmd_train(args) -> int:
 BENCHMARKS = {"games": "benchmarks.games_bench", "mcts": "benchmarks.mcts_bench",
               "selfplay": "benchmarks.selfplay_bench", "network": "benchmarks.network_bench",
               "llm": "benchmarks.llm_bench", "countdown": "benchmarks.countdown_stats",
-              "reason": "benchmarks.reason_bench"}
+              "reason": "benchmarks.reason_bench", "overopt": "benchmarks.overopt_bench"}
 
 
 def cmd_bench(args) -> int:
@@ -383,6 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=None)
     s.add_argument("--init", default=None, help="reasoning tasks: the model to start from (default: the task's "
                                                 "built-in base model)")
+    s.add_argument("--reward", default=None, help="reviews: the reward run (`move37 reward`) to optimise against")
     s.set_defaults(func=cmd_train)
 
     s = sub.add_parser("gtp", help="a Go engine speaking GTP on stdin/stdout (GoGui, Sabaki, Lizzie, GNU Go)")
@@ -397,9 +399,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_gtp)
 
     add_llm_commands(sub)
+    add_rlhf_commands(sub)
 
     s = sub.add_parser("bench", help="speed benchmarks that print figures")
-    s.add_argument("what", help="which benchmark: games, mcts, selfplay, network, llm, countdown, reason")
+    s.add_argument("what", help="which benchmark: games, mcts, selfplay, network, llm, countdown, reason, overopt")
     s.add_argument("--seconds", type=float, default=None, help="time per measurement")
     s.add_argument("--games", default=None, help="comma-separated subset of games")
     s.add_argument("--precision", default=None, help="selfplay: network precision, auto|fp32|bf16|int8 (default auto)")
@@ -420,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # `train` takes key=value settings anywhere on the line
-        if getattr(args, "command", None) == "train" and all("=" in e and not e.startswith("-") for e in extra):
+        if hasattr(args, "settings") and all("=" in e and not e.startswith("-") for e in extra):
             args.settings = list(args.settings) + extra
         else:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")

@@ -176,6 +176,10 @@ def cmd_train_reasoning(args) -> int:
     from training.run import RunError
 
     task = _task(args.game)
+    if task.name == "reviews" or getattr(args, "reward", None):  # no checker: optimise a reward model
+        from engine.cli_rlhf import cmd_train_rlhf
+
+        return cmd_train_rlhf(args)
     if args.list_settings:
         config = ExpertConfig()
         for key, text in describe(ExpertConfig).items():
@@ -255,7 +259,7 @@ def cmd_serve(args) -> int:
 
 def add_llm_commands(sub) -> None:
     s = sub.add_parser("pretrain", help="train a reasoning task's base language model from generated traces")
-    s.add_argument("task", help="countdown or arith (with parameters, e.g. countdown(numbers=5))")
+    s.add_argument("task", help="countdown, arith or reviews (with parameters, e.g. countdown(numbers=5))")
     s.add_argument("--run-dir", default=None, help="where the run lives (default: the built-in model's place)")
     s.add_argument("--resume", action="store_true", help="continue the run in the run directory")
     s.add_argument("--steps", type=int, default=None, help="optimizer steps (default 4000)")

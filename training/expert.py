@@ -49,6 +49,7 @@ from games.math.countdown import Countdown
 from games.math.task import Problem, Task
 from mcts.rollout import rollouts
 from mcts.settings import setting
+from training.checkpoints import link, prune
 from training.grpo import RULES_TEXT, grpo_steps
 from training.pretrain import RULES_WRITE, lm_batch
 from training.run import RunError, RunLock
@@ -161,14 +162,6 @@ class ExpertIteration:
     def _latest(self) -> str:
         return os.path.realpath(os.path.join(self.run_dir, "latest"))
 
-    def _link(self, name: str, target: str) -> None:
-        """Point `name` at `target` atomically (a directory cannot be renamed over another)."""
-        tmp = os.path.join(self.run_dir, f".{name}.tmp")
-        if os.path.lexists(tmp):
-            os.remove(tmp)
-        os.symlink(os.path.relpath(target, self.run_dir), tmp)
-        os.replace(tmp, os.path.join(self.run_dir, name))
-
     def _checkpoint(self, metrics: dict) -> None:
         path = os.path.join(self.paths["checkpoints"], f"iter-{self.iteration:06d}")
         if os.path.isdir(path):
@@ -184,17 +177,12 @@ class ExpertIteration:
                  "torch_rng": torch.get_rng_state()}
         tmp = self.paths["state.pt"] + ".tmp"
         torch.save(state, tmp)
-        self._link("latest", path)
+        link(self.run_dir, "latest", path)
         if improved:
-            self._link("best", path)
-            self._link("model", path)
+            link(self.run_dir, "best", path)
+            link(self.run_dir, "model", path)
         os.replace(tmp, self.paths["state.pt"])  # the run's commit point: the state names this iteration
-        keep = {os.path.realpath(os.path.join(self.run_dir, n)) for n in ("latest", "best")}
-        done = sorted(os.listdir(self.paths["checkpoints"]))
-        for old in done[:-KEEP_CHECKPOINTS]:
-            full = os.path.join(self.paths["checkpoints"], old)
-            if os.path.realpath(full) not in keep:
-                shutil.rmtree(full, ignore_errors=True)
+        prune(self.run_dir, self.paths["checkpoints"], KEEP_CHECKPOINTS)
 
     def _resume(self) -> None:
         state = torch.load(self.paths["state.pt"], weights_only=False)

@@ -36,6 +36,7 @@ from engine.llm.local import LocalPolicy
 from games.math.arith import Arith, trace
 from games.math.countdown import Countdown, apply
 from games.math.task import Task, TaskError
+from games.text.reviews import MAX_CHARS, Reviews, parse
 from mcts.rollout import rollouts
 from training.run import RunError, RunLock
 
@@ -119,7 +120,9 @@ def make_trace(task: Task, rng: np.random.Generator) -> tuple[str, str]:
         return countdown_trace(task, rng)
     if isinstance(task, Arith):
         return arith_trace(task, rng)
-    raise TaskError(f"move37 pretrain makes traces for countdown and arith; {task.name} has none (use hf:DIR).")
+    if hasattr(task, "trace"):  # a task that writes its own corpus (reviews)
+        return task.trace(rng)
+    raise TaskError(f"move37 pretrain makes traces for countdown, arith and reviews; {task.name} has none (use hf:DIR).")
 
 
 class Pretrainer:
@@ -209,7 +212,8 @@ class Pretrainer:
                             self.writer.add_scalar(key, value, self.step)
                     self.writer.flush()
                     print(f"\rstep {self.step}/{cfg.steps}  loss {float(loss.detach()):.3f}"
-                          + (f"  legal steps {last['legal_step_share']:.1%}" if "legal_step_share" in last else ""),
+                          + (f"  legal steps {last['legal_step_share']:.1%}" if "legal_step_share" in last else "")
+                          + (f"  grammatical {last['grammatical_share']:.1%}" if "grammatical_share" in last else ""),
                           end="", file=self.out, flush=True)
             if self.step >= cfg.steps:  # a finished run: what `builtin` waits for
                 open(os.path.join(self.run_dir, "done"), "w").close()
@@ -223,6 +227,11 @@ class Pretrainer:
         """Sampled solutions on held-out problems: the share of step lines the rules accept."""
         policy = LocalPolicy(self.paths["model"], name="pretrain")
         problems = self.task.problems("heldout", self.config.eval_problems, 0)
+        if isinstance(self.task, Reviews):  # free text: how much of it the grammar makes
+            outs = policy.propose([p.prompt for p in problems], 1, ("\n",), list(range(len(problems))), 1.0, MAX_CHARS)
+            texts = [c.proposals[0].text for c in outs]
+            good = [t.endswith("\n") and bool(parse(t)) and None not in parse(t) for t in texts]
+            return {"grammatical_share": float(np.mean(good))}
         samples = rollouts(self.task, problems, policy, 1, 1.0, seed=self.step)
         steps = sum(r.steps for rs in samples for r in rs)
         illegal = sum(not r.legal for rs in samples for r in rs)

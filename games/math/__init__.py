@@ -10,8 +10,9 @@ from games.math.countdown import Countdown
 from games.math.files import load_file
 from games.math.task import Problem, Step, Task, TaskError
 from games.registry import parse_spec
+from games.text.reviews import Reviews
 
-TASKS = {"countdown": Countdown, "arith": Arith}
+TASKS = {"countdown": Countdown, "arith": Arith, "reviews": Reviews}
 
 
 def make_task(spec: str) -> Task:

@@ -1,0 +1,1 @@
+"""Tasks with no checker: outputs people would rank, not answers that can be checked."""
