@@ -266,6 +266,10 @@ def cmd_train(args) -> int:
             _print_settings(None, TrainConfig())
             return 0
         raise UsageError("train needs a game, like `move37 train connect4` (`move37 games` lists them).")
+    if args.game.strip().split("(")[0] == "reviews" or args.reward:  # no checker: optimise a reward model
+        from engine.cli_rlhf import cmd_train_rlhf
+
+        return cmd_train_rlhf(args)
     if is_reasoning_task(args.game):
         from engine.cli_llm import cmd_train_reasoning
 

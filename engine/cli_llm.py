@@ -176,10 +176,6 @@ def cmd_train_reasoning(args) -> int:
     from training.run import RunError
 
     task = _task(args.game)
-    if task.name == "reviews" or getattr(args, "reward", None):  # no checker: optimise a reward model
-        from engine.cli_rlhf import cmd_train_rlhf
-
-        return cmd_train_rlhf(args)
     if args.list_settings:
         config = ExpertConfig()
         for key, text in describe(ExpertConfig).items():

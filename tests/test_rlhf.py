@@ -138,7 +138,13 @@ def test_an_rlhf_run_killed_mid_step_resumes_with_nothing_lost_or_repeated(tmp_p
     rows = [json.loads(x) for x in metrics.read_text().splitlines()]
     assert [r["step"] for r in rows] == list(range(7))  # no gap, no duplicate
     for r in rows[1:]:  # every step logs the proxy reward, KL and the monitored gold
-        assert {"proxy_reward", "kl", "gold_reward"} <= set(r)
+        assert {"proxy_reward", "kl", "gold_reward", "sample"} <= set(r) and r["sample"].startswith("review: ")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"scalars": 0, "tensors": 0})
+    events.Reload()
+    assert [e.step for e in events.Scalars("gold_reward")] == list(range(1, 7))
+    assert [e.step for e in events.Scalars("eval_heldout_reward")] == [0, 2, 4, 6]
     evals = [r for r in rows if "eval_gold_reward" in r]
     assert [r["step"] for r in evals] == [0, 2, 4, 6] and evals[0]["eval_kl"] == pytest.approx(0.0, abs=1e-4)
     samples = [json.loads(x) for x in (run / "samples.jsonl").read_text().splitlines()]

@@ -252,9 +252,12 @@ class RLHF:
         for key, value in metrics.items():
             if key != "step" and isinstance(value, (int, float)) and not isinstance(value, bool):
                 self.writer.add_scalar(key, value, self.step)
-        if shown and shown[0]["kind"] == "eval":
-            self.writer.add_text("samples", "\n\n".join(f"`{r['prompt'].strip()}` {r['output'].strip()}  "
-                                                        f"(proxy {r['proxy']:.2f})" for r in shown), self.step)
+        if "sample" in metrics:
+            self.writer.add_text("sample", f"`{metrics['sample'].strip()}`", self.step)
+        if shown and shown[-1]["kind"] == "eval":
+            self.writer.add_text("evaluation samples", "\n\n".join(
+                f"`{r['prompt'].strip()}` {r['output'].strip()}  (proxy {r['proxy']:.2f})"
+                for r in shown if r["kind"] == "eval"), self.step)
 
     def run(self) -> dict:
         cfg = self.config
@@ -278,7 +281,7 @@ class RLHF:
                 metrics = {"step": self.step, "loss": loss, "proxy_reward": float(proxy.mean()),
                            "kl": float(ratio.mean()), "sqrt_kl": math.sqrt(max(float(ratio.mean()), 0.0)),
                            "length": float(np.mean([len(t) for t in texts])),
-                           "seconds": time.perf_counter() - t0}
+                           "seconds": time.perf_counter() - t0, "sample": problems[0].prompt + texts[0]}
                 gold = self._gold(problems, texts, cfg.samples)
                 if gold is not None:
                     metrics["gold_reward"] = float(np.mean(gold))
