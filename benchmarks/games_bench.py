@@ -1,6 +1,14 @@
-"""Random playouts per second: native numba kernels vs pyspiel driven from Python, and for Go
-9x9 also OpenSpiel's C++ (MCTSBot with one random rollout per simulation, the proxy for its
-C++ playout speed). Single process, single thread.
+"""Random playouts per second, per playout and per move: native numba kernels against OpenSpiel's
+C++ (its `RandomRolloutEvaluator` playing whole random games from the opening in C++, called
+once per playout) and against pyspiel driven move by move from Python. Playouts against
+playouts: no tree work on either side. Moves per C++ playout are not reported by OpenSpiel, so
+its moves per second are its playouts per second times the mean length of the same game's
+random playouts under the same rules (measured by the Python loop). Single process, single
+thread.
+
+Where the games differ in length: native Go never fills the mover's own one-point eyes and ends
+when both sides pass (about 111 moves on 9x9); OpenSpiel's Go fills eyes and runs to its move
+cap; so per playout and per move give different ratios, and both are printed.
 
     move37 bench games [--seconds S] [--games g1,g2]
 """
@@ -70,19 +78,17 @@ def pyspiel_python_rate(name: str, seconds: float) -> tuple[float, float]:
     return n / dt, moves / dt
 
 
-def openspiel_cpp_rate(name: str, seconds: float, simulations: int = 1000) -> float:
-    """Simulations per second of pyspiel.MCTSBot with one random rollout per simulation:
-    almost all of its time is the C++ rollout from a near-root leaf."""
+def openspiel_cpp_rate(name: str, seconds: float) -> float:
+    """Playouts per second of OpenSpiel's C++ random rollouts from the opening position."""
     import pyspiel
 
     game = pyspiel.load_game(games.make(GAMES[name]).openspiel)
     evaluator = pyspiel.RandomRolloutEvaluator(1, 0)
-    bot = pyspiel.MCTSBot(game, evaluator, 2.0, simulations, 10**7, False, 0, False)
     state = game.new_initial_state()
 
     def run():
-        bot.step(state)
-        return simulations, 0
+        evaluator.evaluate(state)
+        return 1, 0
 
     n, _, dt = _timed(run, seconds)
     return n / dt
@@ -90,21 +96,21 @@ def openspiel_cpp_rate(name: str, seconds: float, simulations: int = 1000) -> fl
 
 def main(seconds: float = 2.0, names: list[str] | None = None) -> list[dict]:
     rows = []
-    print(f"{'game':<22}{'native playouts/s':>18}{'moves/s':>12}{'pyspiel(py) playouts/s':>24}{'moves/s':>12}")
+    print(f"{'game':<22}{'native playouts/s':>18}{'moves/s':>12}{'C++ playouts/s':>16}{'moves/s':>12}"
+          f"{'ratio/playout':>15}{'ratio/move':>12}{'Python playouts/s':>19}{'moves/s':>11}")
     for name in names or list(GAMES):
         if name not in GAMES:
             raise ValueError(f"unknown benchmark game {name!r}; choose from {', '.join(GAMES)}.")
         nat, nat_moves = native_rate(name, seconds)
         py, py_moves = pyspiel_python_rate(name, seconds)
+        cpp = openspiel_cpp_rate(name, seconds)
+        cpp_moves = cpp * py_moves / py  # the same game's mean playout length
         rows.append({"game": name, "native_playouts_per_s": nat, "native_moves_per_s": nat_moves,
+                     "cpp_playouts_per_s": cpp, "cpp_moves_per_s": cpp_moves, "ratio_per_playout": nat / cpp,
+                     "ratio_per_move": nat_moves / cpp_moves,
                      "pyspiel_python_playouts_per_s": py, "pyspiel_python_moves_per_s": py_moves})
-        print(f"{name:<22}{nat:>18,.0f}{nat_moves:>12,.0f}{py:>24,.0f}{py_moves:>12,.0f}")
-    if names is None or "go9" in names:
-        cpp = openspiel_cpp_rate("go9", seconds)
-        nat = next(r["native_playouts_per_s"] for r in rows if r["game"] == "go9")
-        rows.append({"game": "go9", "openspiel_cpp_rollouts_per_s": cpp, "native_over_cpp": nat / cpp})
-        print(f"\ngo9: OpenSpiel C++ (MCTSBot, 1 random rollout per simulation): {cpp:,.0f} rollouts/s")
-        print(f"go9: native playouts / OpenSpiel C++ rollouts = {nat / cpp:.1f}x")
+        print(f"{name:<22}{nat:>18,.0f}{nat_moves:>12,.0f}{cpp:>16,.0f}{cpp_moves:>12,.0f}{nat / cpp:>14.1f}x"
+              f"{nat_moves / cpp_moves:>11.1f}x{py:>19,.0f}{py_moves:>11,.0f}", flush=True)
     return rows
 
 

@@ -1,10 +1,14 @@
-"""Search speed: simulations per second of our search against OpenSpiel's C++ MCTSBot at the
-same simulation count with one random rollout per leaf, from each game's opening position.
+"""Search speed against OpenSpiel's C++ MCTSBot, every ratio holding all but the search equal:
+both sides one random rollout per leaf, the same simulations, from each game's opening position.
 
-- single tree (the play setting), with random-rollout evaluation, at several leaves per wave;
-- 64 trees in lockstep (the self-play setting) with the uniform evaluator.
+- single tree, the `mcts:N` player's own defaults (what `move37 play` and GTP use), at 1,000 and
+  10,000 simulations, beside OpenSpiel's single search at the same count;
+- single tree at fixed leaves per wave (1, 8, 64), to show what virtual loss buys;
+- 64 trees x 200 simulations in lockstep (the self-play shape) against 64 OpenSpiel searches of
+  200 simulations one after another, both with random rollouts.
+The uniform evaluator (no rollout) has no OpenSpiel counterpart; its rows print without a ratio.
 
-    move37 bench mcts [--seconds S] [--games connect4,go9] [--simulations N]
+    move37 bench mcts [--seconds S] [--games connect4,go9]
 """
 
 from __future__ import annotations
@@ -27,43 +31,69 @@ def _rate(fn, simulations_per_call: int, seconds: float) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def openspiel_rate(name: str, simulations: int, seconds: float) -> float:
+def openspiel_rate(name: str, simulations: int, seconds: float, searches: int = 1) -> float:
+    """Simulations per second of `searches` MCTSBot searches of `simulations` each, one after
+    another (OpenSpiel's MCTSBot searches one tree at a time)."""
     import pyspiel
 
     game = pyspiel.load_game(games.make(name).openspiel)
     bot = pyspiel.MCTSBot(game, pyspiel.RandomRolloutEvaluator(1, 0), 2.0, simulations, 10**7, False, 0, False)
-    state = game.new_initial_state()
-    return _rate(lambda: bot.step(state), simulations, seconds)
+    states = [game.new_initial_state() for _ in range(searches)]
+
+    def run():
+        for state in states:
+            bot.step(state)
+
+    return _rate(run, simulations * searches, seconds)
 
 
-def ours_rate(name: str, simulations: int, seconds: float, trees: int, leaves: int, evaluator: str) -> float:
+def ours_rate(name: str, config: mcts.SearchConfig, seconds: float, trees: int = 1, evaluator: str = "rollout") -> float:
     game = games.make(name)
     states = [game.new_initial_state() for _ in range(trees)]
     ev = mcts.RolloutEvaluator(game) if evaluator == "rollout" else mcts.UniformEvaluator()
-    config = mcts.SearchConfig(num_simulations=simulations, leaves_per_wave=leaves)
-    return _rate(lambda: mcts.search(game, states, ev, config, rng=0), simulations * trees, seconds)
+    return _rate(lambda: mcts.search(game, states, ev, config, rng=0), config.num_simulations * trees, seconds)
 
 
-def main(seconds: float = 2.0, names: list[str] | None = None, simulations: int = 1000) -> list[dict]:
-    rows = []
+def player_config(simulations: int) -> mcts.SearchConfig:
+    """The search settings `mcts:N` plays with (engine/play/specs.py)."""
+    from engine.play.specs import SEARCH_DEFAULTS
+
+    return mcts.SearchConfig(**SEARCH_DEFAULTS["mcts"].settings(simulations))
+
+
+def _row(rows, name, setting, ours, base, cfg, trees=1, evaluator="rollout"):
+    ratio = None if base is None else ours / base
+    rows.append({"game": name, "setting": setting, "simulations": cfg.num_simulations, "trees": trees,
+                 "leaves_per_wave": cfg.leaves_per_wave, "evaluator": evaluator, "sims_per_s": ours,
+                 "openspiel_sims_per_s": base, "ratio": ratio})
+    print(f"{name}: {setting:<58}{ours:>12,.0f} sims/s" + ("" if base is None else
+          f"   OpenSpiel {base:>10,.0f}   {ratio:4.1f}x"), flush=True)
+
+
+def main(seconds: float = 2.0, names: list[str] | None = None) -> list[dict]:
+    rows: list[dict] = []
     for name in names or list(GAMES):
         if name not in GAMES:
             raise ValueError(f"unknown benchmark game {name!r}; choose from {', '.join(GAMES)}.")
-        base = openspiel_rate(name, simulations, seconds)
-        print(f"\n{name}: OpenSpiel C++ MCTSBot, {simulations} simulations, 1 rollout/leaf: {base:>12,.0f} sims/s")
-        rows.append({"game": name, "setting": "openspiel-cpp", "sims_per_s": base})
-        for leaves in (1, 8, 32, 64):
-            r = ours_rate(name, simulations, seconds, 1, leaves, "rollout")
-            rows.append({"game": name, "setting": f"single tree, rollouts, {leaves} leaves/wave", "sims_per_s": r,
-                         "ratio": r / base})
-            print(f"{name}: ours, 1 tree, rollouts, {leaves:>2} leaves/wave:          {r:>12,.0f} sims/s  "
-                  f"{r / base:5.1f}x")
-        for leaves in (1, 8, 16):
-            r = ours_rate(name, 200, seconds, 64, leaves, "uniform")
-            rows.append({"game": name, "setting": f"64 trees x 200 sims, uniform, {leaves} leaves/wave",
-                         "sims_per_s": r, "ratio": r / base})
-            print(f"{name}: ours, 64 trees x 200 sims, uniform, {leaves:>2} leaves/wave: {r:>12,.0f} sims/s  "
-                  f"{r / base:5.1f}x")
+        print(f"\n{name} (one random rollout per leaf on both sides unless said)")
+        for sims in (1000, 10000):
+            base = openspiel_rate(name, sims, seconds)
+            cfg = player_config(sims)
+            _row(rows, name, f"1 tree, mcts:{sims} defaults ({cfg.leaves_per_wave} leaves/wave)",
+                 ours_rate(name, cfg, seconds), base, cfg)
+            if sims == 1000:
+                for leaves in (1, 8, 64):
+                    fixed = mcts.SearchConfig(num_simulations=sims, leaves_per_wave=leaves)
+                    _row(rows, name, f"1 tree, {sims} sims, {leaves} leaves/wave", ours_rate(name, fixed, seconds),
+                         base, fixed)
+        base = openspiel_rate(name, 200, seconds, searches=64)
+        for leaves in (1, 8):
+            cfg = mcts.SearchConfig(num_simulations=200, leaves_per_wave=leaves)
+            _row(rows, name, f"64 trees x 200 sims, {leaves} leaves/wave", ours_rate(name, cfg, seconds, 64), base,
+                 cfg, 64)
+        cfg = mcts.SearchConfig(num_simulations=200, leaves_per_wave=8)
+        _row(rows, name, "64 trees x 200 sims, 8 leaves/wave, uniform evaluator (no rollout)",
+             ours_rate(name, cfg, seconds, 64, "uniform"), None, cfg, 64, "uniform")
     return rows
 
 

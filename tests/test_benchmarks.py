@@ -90,3 +90,34 @@ def test_the_benchmarks_timer_is_the_policy_it_wraps():
     assert timed.value(["a", "b"]) == [0.5, 0.5] and timed.seconds > 0
     timed.propose(["numbers: 1 2\n"], 2, ("=",), [0])
     assert policy.usage.calls == 1
+
+
+def test_mcts_bench_ratios_hold_everything_but_the_search_equal(monkeypatch):
+    """Each ratio divides by OpenSpiel at the same simulations and number of searches, both with
+    rollouts; the single-tree default row is what the `mcts:N` player searches with."""
+    from benchmarks import mcts_bench
+    from engine.play.specs import make_player
+
+    monkeypatch.setattr(mcts_bench, "openspiel_rate", lambda name, sims, seconds, searches=1: 1e6 * sims + searches)
+    monkeypatch.setattr(mcts_bench, "ours_rate", lambda name, cfg, seconds, trees=1, evaluator="rollout": 7.0)
+    rows = mcts_bench.main(seconds=0.01, names=["connect4"])
+    for r in rows:
+        if r["ratio"] is None:
+            assert r["evaluator"] == "uniform"
+        else:
+            assert r["evaluator"] == "rollout" and r["openspiel_sims_per_s"] == 1e6 * r["simulations"] + r["trees"]
+    player = make_player("mcts:1000", games.make("connect4"))
+    default = next(r for r in rows if "mcts:1000 defaults" in r["setting"])
+    assert default["leaves_per_wave"] == player.config.leaves_per_wave and default["trees"] == 1
+    assert {r["simulations"] for r in rows if "defaults" in r["setting"]} == {1000, 10000}
+
+
+def test_games_bench_compares_playouts_with_playouts(monkeypatch):
+    from benchmarks import games_bench
+
+    monkeypatch.setattr(games_bench, "native_rate", lambda name, seconds: (100.0, 10000.0))  # 100 moves a playout
+    monkeypatch.setattr(games_bench, "pyspiel_python_rate", lambda name, seconds: (2.0, 400.0))  # 200 a playout
+    monkeypatch.setattr(games_bench, "openspiel_cpp_rate", lambda name, seconds: 50.0)
+    row = games_bench.main(seconds=0.01, names=["go9"])[0]
+    assert row["ratio_per_playout"] == 2.0 and row["cpp_moves_per_s"] == 50.0 * 200
+    assert row["ratio_per_move"] == 10000.0 / 10000.0  # shorter native games: per move it is even
