@@ -100,14 +100,10 @@ def one_seed(task, policy_spec: str, init: str, seed: int, prompts: int, out: st
            "gold": r["eval_gold_reward"], "heldout": r["eval_heldout_reward"], "disagreement": r["eval_disagreement"]}
           for r in evals]
     # the guard replayed over the evaluations with its default settings (it reads no gold)
-    guard = Guard(GuardConfig(cfg.patience, cfg.uncertainty, cfg.kl_budget))
-    kept_at_stop = None
+    guard = Guard(GuardConfig(cfg.patience, cfg.uncertainty, cfg.kl_budget, cfg.disagreement_rise))
     for r in rl:
         guard.update(r["step"], r["heldout"], r["disagreement"], r["kl"])
-        if guard.stop_step is not None and kept_at_stop is None:
-            kept_at_stop = guard.best_step
-    stop = guard.stop_step
-    kept_at_stop = guard.best_step if kept_at_stop is None else kept_at_stop
+    stop, kept_at_stop = guard.stop_step, guard.best_step
     gold0 = rl[0]["gold"]
     peak = max(rl, key=lambda r: r["gold"])
     gold_kept = next(r["gold"] for r in rl if r["step"] == kept_at_stop)

@@ -82,19 +82,31 @@ def test_the_functional_forms_are_recovered_from_their_own_curves():
 
 
 def test_the_guard_keeps_the_best_conservative_checkpoint_and_stops_after_its_patience():
-    g = Guard(GuardConfig(patience=2, uncertainty=1.0, kl_budget=100))
+    g = Guard(GuardConfig(patience=2, uncertainty=1.0, kl_budget=100, disagreement_rise=10.0))
     # held-out reward rises, then the members start to disagree more than it rises
     steps = [(0, 0.0, 0.5), (10, 0.5, 0.5), (20, 1.0, 0.6), (30, 1.3, 1.2), (40, 1.5, 1.6), (50, 2.0, 2.5)]
     seen = [g.update(s, h, dis, kl=1.0) for s, h, dis in steps]
     assert [b for b, _ in seen] == [True, True, True, False, False, False]
     assert g.best_step == 20 and g.stop_step == 40 and "not improved in 2" in g.reason
-    kl = Guard(GuardConfig(patience=5, kl_budget=3.0))
-    assert kl.update(0, 0.0, 0.0, 0.5) == (True, None)
-    best, reason = kl.update(10, 1.0, 0.0, 3.5)
-    assert not best and "KL 3.5 past the budget" in reason and kl.stop_step == 10
     restored = Guard(GuardConfig(patience=2))
     restored.load(g.state())
     assert restored.state() == g.state()
+
+
+def test_the_guard_stops_when_the_reward_models_start_to_disagree_and_keeps_nothing_it_flagged():
+    g = Guard(GuardConfig(patience=5, uncertainty=0.0, kl_budget=100, disagreement_rise=0.15))
+    # disagreement falls to 0.40, then rises: 0.45 is 12.5% above it (fine), 0.47 is 17.5% (stop)
+    steps = [(0, 0.0, 0.50), (5, 0.5, 0.40), (10, 0.8, 0.45), (15, 1.2, 0.47), (20, 1.5, 0.40)]
+    seen = [g.update(s, h, dis, kl=1.0) for s, h, dis in steps]
+    assert [b for b, _ in seen] == [True, True, True, False, False]
+    assert g.stop_step == 15 and g.best_step == 10 and "17% above its lowest (0.40)" in g.reason
+
+
+def test_the_guard_keeps_nothing_past_the_kl_budget():
+    kl = Guard(GuardConfig(patience=5, kl_budget=3.0))
+    assert kl.update(0, 0.0, 0.5, 0.5) == (True, None)
+    best, reason = kl.update(10, 1.0, 0.5, 3.5)
+    assert not best and "KL 3.5 past the budget" in reason and kl.stop_step == 10 and kl.best_step == 0
 
 
 def rlhf(run_dir, init, reward, *extra):
@@ -168,7 +180,7 @@ def test_grpo_against_a_reward_model_raises_its_reward(tiny_setup, tmp_path):
     from training.rlhf import RLHF, RLHFConfig
 
     cfg = RLHFConfig(steps=12, prompts_per_step=4, samples=6, eval_every=12, eval_prompts=8, eval_samples=4,
-                     learning_rate=3e-3, kl_coef=0.0, batch_size=24)
+                     learning_rate=3e-3, kl_coef=0.0, batch_size=24, stop=False)
     trainer = RLHF(make_task("reviews"), str(tmp_path / "r"), str(tiny_setup / "init"), str(tiny_setup / "rm"), cfg)
     trainer.run()
     rows = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]

@@ -74,7 +74,8 @@ class RLHFConfig:
     eval_samples: int = field(default=4, metadata={"help": "outputs per evaluation prompt"})
     patience: int = field(default=3, metadata={"help": "guard: evaluations without a new best conservative reward before it stops"})
     uncertainty: float = field(default=1.0, metadata={"help": "guard: weight of the members' disagreement in the conservative reward"})
-    kl_budget: float = field(default=3.0, metadata={"help": "guard: nats of KL to the starting policy before it stops (docs/RLHF.md)"})
+    kl_budget: float = field(default=10.0, metadata={"help": "guard: nats of KL to the starting policy before it stops (a backstop)"})
+    disagreement_rise: float = field(default=0.10, metadata={"help": "guard: stop when the reward models' disagreement is this share above its lowest"})
     stop: bool = field(default=True, metadata={"help": "stop where the guard says (false: run to the cap, recording where it would stop)"})
     seed: int = 0
 
@@ -107,7 +108,7 @@ class RLHF:
         os.makedirs(self.paths["checkpoints"], exist_ok=True)
         self.lock = RunLock(run_dir)
         self.step = 0
-        self.guard = Guard(GuardConfig(config.patience, config.uncertainty, config.kl_budget))
+        self.guard = Guard(GuardConfig(config.patience, config.uncertainty, config.kl_budget, config.disagreement_rise))
         self.replay: list[list[tuple[str, str]]] = []
         resuming = resume and os.path.exists(self.paths["state.pt"])
         start = os.path.realpath(os.path.join(run_dir, "latest")) if resuming else init_dir
