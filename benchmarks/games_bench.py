@@ -1,6 +1,6 @@
 """Random playouts per second, per playout and per move: native numba kernels against OpenSpiel's
-C++ (its `RandomRolloutEvaluator` playing whole random games from the opening in C++, called
-once per playout) and against pyspiel driven move by move from Python. Playouts against
+C++ (whole random games from the opening played in C++ by `pyspiel.evaluate_bots` with its
+uniform random bots, one Python call per playout) and against pyspiel driven move by move from Python. Playouts against
 playouts: no tree work on either side. Moves per C++ playout are not reported by OpenSpiel, so
 its moves per second are its playouts per second times the mean length of the same game's
 random playouts under the same rules (measured by the Python loop). Single process, single
@@ -79,15 +79,17 @@ def pyspiel_python_rate(name: str, seconds: float) -> tuple[float, float]:
 
 
 def openspiel_cpp_rate(name: str, seconds: float) -> float:
-    """Playouts per second of OpenSpiel's C++ random rollouts from the opening position."""
+    """Playouts per second of whole random games played in C++: `pyspiel.evaluate_bots` with
+    OpenSpiel's uniform random bots, from a new opening state each time (it plays the state it
+    is given to the end)."""
     import pyspiel
 
     game = pyspiel.load_game(games.make(GAMES[name]).openspiel)
-    evaluator = pyspiel.RandomRolloutEvaluator(1, 0)
-    state = game.new_initial_state()
+    bots = [pyspiel.make_uniform_random_bot(p, 1 + p) for p in range(game.num_players())]
+    seed = iter(range(1, 1 << 30))
 
     def run():
-        evaluator.evaluate(state)
+        pyspiel.evaluate_bots(game.new_initial_state(), bots, next(seed))
         return 1, 0
 
     n, _, dt = _timed(run, seconds)

@@ -19,10 +19,10 @@ def _task(spec: str):
         raise UsageError(str(e)) from None
 
 
-def _pretrain_config(args):
-    from training.pretrain import PretrainConfig
+def _pretrain_config(args, task):
+    from training.pretrain import default_config
 
-    config = PretrainConfig()
+    config = default_config(task)
     for key in ("steps", "batch_size", "size", "seed", "save_every"):
         value = getattr(args, key, None)
         if value is not None:
@@ -45,7 +45,7 @@ def cmd_pretrain(args) -> int:
     task = _task(args.task)
     run_dir = args.run_dir or builtin_run_dir(task.name)
     try:
-        trainer = Pretrainer(task, run_dir, _pretrain_config(args), resume=args.resume)
+        trainer = Pretrainer(task, run_dir, _pretrain_config(args, task), resume=args.resume)
     except (RunError, TaskError) as e:
         raise UsageError(str(e)) from None
     print(f"Pretraining the {task.name} base model in {run_dir} ({trainer.config.steps} steps); TensorBoard: "
@@ -67,14 +67,14 @@ def ensure_builtin(task) -> None:
     import time
 
     from engine.llm.specs import builtin_run_dir, model_dir
-    from training.pretrain import PretrainConfig, Pretrainer
+    from training.pretrain import Pretrainer, default_config
     from training.run import RunError
 
     run_dir = builtin_run_dir(task.name)
     while model_dir(run_dir) is None or not os.path.exists(os.path.join(run_dir, "done")):
         os.makedirs(run_dir, exist_ok=True)
         try:
-            trainer = Pretrainer(task, run_dir, PretrainConfig(), resume=True)
+            trainer = Pretrainer(task, run_dir, default_config(task), resume=True)
         except RunError:  # another process is training it: wait for that one
             print(f"Waiting for another process to finish the {task.name} base model in {run_dir}...", file=sys.stderr)
             time.sleep(10)
@@ -258,7 +258,7 @@ def add_llm_commands(sub) -> None:
     s.add_argument("task", help="countdown, arith or reviews (with parameters, e.g. countdown(numbers=5))")
     s.add_argument("--run-dir", default=None, help="where the run lives (default: the built-in model's place)")
     s.add_argument("--resume", action="store_true", help="continue the run in the run directory")
-    s.add_argument("--steps", type=int, default=None, help="optimizer steps (default 4000)")
+    s.add_argument("--steps", type=int, default=None, help="optimizer steps (default 4000; reviews 800)")
     s.add_argument("--batch-size", type=int, default=None, help="traces per step (default 32)")
     s.add_argument("--size", default=None, help="model size: small (default) or tiny")
     s.add_argument("--save-every", type=int, default=None, help="steps between checkpoints (default 500)")

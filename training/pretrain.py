@@ -55,6 +55,14 @@ class PretrainConfig:
     seed: int = 0
 
 
+def default_config(task: Task) -> PretrainConfig:
+    """The pretraining settings a task's built-in model is made with: the task may shorten the
+    schedule (reviews: 88% of sampled reviews grammatical after 800 steps, docs/RLHF.md)."""
+    config = PretrainConfig()
+    config.steps = getattr(task, "pretrain_steps", config.steps)
+    return config
+
+
 def countdown_trace(task: Countdown, rng: np.random.Generator) -> tuple[str, str]:
     """A prompt like the task's and a chain of random legal steps that never reaches the target."""
     numbers = [int(x) for x in rng.integers(task.low, task.high + 1, task.count)]

@@ -137,6 +137,7 @@ class Reviews(Task):
     name = "reviews"
     stop = ("\n",)
     max_steps = 1
+    pretrain_steps = 800  # the base model's schedule (docs/RLHF.md)
 
     def __init__(self):
         self.places = [p for p in PLACES if p not in HELDOUT_PLACES]
