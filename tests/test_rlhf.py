@@ -192,3 +192,25 @@ def test_train_reviews_without_a_reward_model_says_so():
     out = subprocess.run([sys.executable, "-m", "engine.cli", "train", "reviews", "--init", "/nonexistent"],
                          capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 2 and "pass --reward DIR" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_expert_iteration_against_a_reward_model_trains_on_the_best_scored_output_of_each_prompt(tiny_setup, tmp_path):
+    from training.rlhf import RLHF, RLHFConfig
+
+    cfg = RLHFConfig(learner="expert", steps=2, prompts_per_step=3, samples=4, eval_every=2, eval_prompts=2,
+                     eval_samples=2, replay=2, stop=False)
+    trainer = RLHF(make_task("reviews"), str(tmp_path / "e"), str(tiny_setup / "init"), str(tiny_setup / "rm"), cfg)
+    picked = []
+    original = trainer.learn
+
+    def spy(problems, texts, shaped):
+        k = cfg.samples
+        picked.append([texts[i * k + int(np.argmax(shaped[i * k:(i + 1) * k]))] for i in range(len(problems))])
+        return original(problems, texts, shaped)
+
+    trainer.learn = spy
+    trainer.run()
+    # the replay window holds, per step, each prompt's best-scored output (the empty ones dropped)
+    assert [[s for _, s in kept] for kept in trainer.replay] == [[t for t in step if t] for step in picked]
+    rows = [json.loads(x) for x in (tmp_path / "e" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [0, 1, 2] and all(math.isfinite(r["loss"]) for r in rows[1:])
