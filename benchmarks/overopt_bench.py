@@ -29,15 +29,15 @@ import os
 
 import numpy as np
 
-from engine.cli_rlhf import sample_pairs
 from engine.llm.specs import make_policy, model_dir
 from games.math import make_task
 from games.text import people
+from games.text.reviews import MAX_CHARS
 from training.guard import Guard, GuardConfig
 from training.overopt import best_of_n, bon_kl, fit_bon, fit_rl
-from training.preferences import read_preferences, write_preferences
+from training.preferences import read_preferences, sample_pairs, write_preferences
 from training.reward import RewardConfig, RewardEnsemble, RewardTrainer
-from training.rlhf import MAX_CHARS, RLHF, RLHFConfig
+from training.rlhf import RLHF, RLHFConfig
 
 PAIRS = 2000
 SAMPLES = 256  # base-model outputs per prompt for best-of-n

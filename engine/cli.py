@@ -251,7 +251,7 @@ def _print_settings(game: str | None, config) -> None:
 def is_reasoning_task(name: str) -> bool:
     """Whether `move37 train NAME` means expert iteration on a reasoning task, not self-play."""
     base = name.strip().split("(")[0]
-    return base in ("countdown", "arith", "reviews") or name.strip().endswith(".jsonl")
+    return base in ("countdown", "arith") or name.strip().endswith(".jsonl")
 
 
 def cmd_train(args) -> int:

@@ -61,23 +61,10 @@ def _init_dir(spec: str | None, task) -> str:
     return found
 
 
-def sample_pairs(task, policy, n: int, seed: int):
-    """n prompts with two sampled outputs each (the outputs people are asked to rank)."""
-    from games.text.reviews import MAX_CHARS
-
-    problems = task.problems("train", n, seed=seed)
-    cands = []
-    for start in range(0, n, 128):  # bounded batches: the cache of every row is held at once
-        chunk = problems[start:start + 128]
-        seeds = [seed * 1_000_003 + start + i for i in range(len(chunk))]
-        cands += policy.propose([p.prompt for p in chunk], 2, ("\n",), seeds, 1.0, MAX_CHARS)
-    return problems, [c.proposals[0].text for c in cands], [c.proposals[1].text for c in cands]
-
-
 def cmd_prefs(args) -> int:
     import importlib
 
-    from training.preferences import write_preferences
+    from training.preferences import sample_pairs, write_preferences
 
     task = _task(args.task)
     if task.name not in STAND_INS:
@@ -183,7 +170,7 @@ def cmd_train_rlhf(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    from training.rlhf import MAX_CHARS
+    from games.text.reviews import MAX_CHARS
 
     task = _task(args.task)
     if args.prompts < 1 or args.n < 1:

@@ -49,9 +49,9 @@ from games.math.countdown import Countdown
 from games.math.task import Problem, Task
 from mcts.rollout import rollouts
 from mcts.settings import setting
-from training.checkpoints import link, prune
+from training.checkpoints import commit, trim_jsonl
 from training.grpo import RULES_TEXT, grpo_steps
-from training.pretrain import RULES_WRITE, lm_batch
+from training.pretrain import RULES_WRITE, lm_batch, lm_step
 from training.run import RunError, RunLock
 
 RULES = ("right_short", "right", "all")
@@ -175,14 +175,7 @@ class ExpertIteration:
                  "elapsed": self.elapsed, "best": self.best, "replay": self.replay, "metrics": metrics,
                  "value_replay": self.value_replay, "head_optimizer": self.head_optimizer.state_dict(),
                  "torch_rng": torch.get_rng_state()}
-        tmp = self.paths["state.pt"] + ".tmp"
-        torch.save(state, tmp)
-        link(self.run_dir, "latest", path)
-        if improved:
-            link(self.run_dir, "best", path)
-            link(self.run_dir, "model", path)
-        os.replace(tmp, self.paths["state.pt"])  # the run's commit point: the state names this iteration
-        prune(self.run_dir, self.paths["checkpoints"], KEEP_CHECKPOINTS)
+        commit(self.run_dir, path, state, self.paths["state.pt"], improved, KEEP_CHECKPOINTS)
 
     def _resume(self) -> None:
         state = torch.load(self.paths["state.pt"], weights_only=False)
@@ -193,19 +186,7 @@ class ExpertIteration:
         torch.set_rng_state(state["torch_rng"])
         if os.path.realpath(os.path.join(self.paths["checkpoints"], f"iter-{self.iteration:06d}")) != self._latest():
             raise RunError(f"{self.run_dir}: the saved state and the latest checkpoint disagree.")
-        kept = []
-        if os.path.exists(self.paths["metrics.jsonl"]):  # lines up to the saved iteration, none cut off
-            with open(self.paths["metrics.jsonl"]) as f:
-                for line in f:
-                    try:
-                        if json.loads(line)["iteration"] <= self.iteration:
-                            kept.append(line)
-                    except (ValueError, KeyError):
-                        pass
-        if state["metrics"] and (not kept or json.loads(kept[-1])["iteration"] < self.iteration):
-            kept.append(json.dumps(state["metrics"]) + "\n")  # killed between the save and the log
-        with open(self.paths["metrics.jsonl"], "w") as f:
-            f.writelines(kept)
+        trim_jsonl(self.paths["metrics.jsonl"], "iteration", self.iteration, state["metrics"])
 
     # ---- one iteration ------------------------------------------------------------------------
     def generate(self, problems: list[Problem]) -> tuple[list[list[Candidate]], int]:
@@ -234,14 +215,8 @@ class ExpertIteration:
             # no EOS: a kept solution ends where the rules end it (the target reached, an answer
             # line), so the model never has to choose to stop; learning EOS after short solutions
             # taught it to stop after one step, and the share of problems solved fell each iteration
-            ids, lab, mask = lm_batch(self.tokenizer, [pool[i] for i in pick], self.rules_write, eos=False)
-            dev = self.policy.device
-            loss = self.model(input_ids=ids.to(dev), attention_mask=mask.to(dev), labels=lab.to(dev)).loss
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-            self.optimizer.step()
-            losses.append(float(loss.detach()))
+            batch = lm_batch(self.tokenizer, [pool[i] for i in pick], self.rules_write, eos=False)
+            losses.append(lm_step(self.model, self.optimizer, batch, self.policy.device))
         self.model.eval()
         return float(np.mean(losses))
 

@@ -52,3 +52,16 @@ def write_preferences(path: str, rows: list[dict]) -> None:
         for row in rows:
             f.write(json.dumps({"prompt": row["prompt"], "chosen": row["chosen"], "rejected": row["rejected"]}) + "\n")
     os.replace(tmp, path)
+
+
+def sample_pairs(task, policy, n: int, seed: int):
+    """n training prompts with two sampled outputs each (what people are asked to rank)."""
+    from games.text.reviews import MAX_CHARS
+
+    problems = task.problems("train", n, seed=seed)
+    cands = []
+    for start in range(0, n, 128):  # bounded batches: the cache of every row is held at once
+        chunk = problems[start:start + 128]
+        seeds = [seed * 1_000_003 + start + i for i in range(len(chunk))]
+        cands += policy.propose([p.prompt for p in chunk], 2, ("\n",), seeds, 1.0, MAX_CHARS)
+    return problems, [c.proposals[0].text for c in cands], [c.proposals[1].text for c in cands]

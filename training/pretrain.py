@@ -38,6 +38,7 @@ from games.math.countdown import Countdown, apply
 from games.math.task import Task, TaskError
 from games.text.reviews import MAX_CHARS, Reviews, parse
 from mcts.rollout import rollouts
+from training.checkpoints import trim_jsonl
 from training.run import RunError, RunLock
 
 
@@ -117,6 +118,18 @@ def lm_batch(tokenizer, pairs: list[tuple[str, str]], rules_write: re.Pattern | 
     return ids, lab, mask
 
 
+def lm_step(model, optimizer, batch, device) -> float:
+    """One optimizer step of the masked language-model loss on an `lm_batch` batch, gradients
+    clipped to norm 1; the loss as a float."""
+    ids, labels, mask = (x.to(device) for x in batch)
+    loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    return float(loss.detach())
+
+
 # Countdown: the results the rules compute carry no loss (arithmetic is the rules' job, and
 # predicting it swamped the signal); the list of numbers left after them does: it is pure copying,
 # which is what choosing operands needs, so it teaches the model to copy (docs/LLM.md).
@@ -162,14 +175,7 @@ class Pretrainer:
         self.step = int(state["step"])
         self.rng.bit_generator.state = json.loads(state["numpy_rng"])
         torch.set_rng_state(state["torch_rng"])
-        kept = []
-        if os.path.exists(self.paths["metrics.jsonl"]):  # the lines up to the saved step, none cut off
-            with open(self.paths["metrics.jsonl"]) as f:
-                kept = [ln for ln in f if _json_step(ln) is not None and _json_step(ln) <= self.step]
-        if state.get("metrics") and (not kept or _json_step(kept[-1]) < self.step):
-            kept.append(json.dumps(state["metrics"]) + "\n")  # killed between the save and the log
-        with open(self.paths["metrics.jsonl"], "w") as f:
-            f.writelines(kept)
+        trim_jsonl(self.paths["metrics.jsonl"], "step", self.step, state.get("metrics"))
         save(self.model, self.tokenizer, self.paths["model"])  # the export follows the weights resumed
 
     def _save(self, metrics: dict) -> None:
@@ -197,15 +203,10 @@ class Pretrainer:
             while self.step < cfg.steps:
                 for group in self.optimizer.param_groups:
                     group["lr"] = self.learning_rate()
-                ids, lab, mask = self.batch()
-                loss = self.model(input_ids=ids, attention_mask=mask, labels=lab).loss
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-                self.optimizer.step()
+                loss = lm_step(self.model, self.optimizer, self.batch(), self.model.device)
                 self.step += 1
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
-                    last = {"step": self.step, "loss": float(loss.detach()), "learning_rate": self.learning_rate(),
+                    last = {"step": self.step, "loss": loss, "learning_rate": self.learning_rate(),
                             "seconds": time.perf_counter() - t0}
                     if self.step % cfg.save_every == 0 or self.step == cfg.steps:
                         save(self.model, self.tokenizer, self.paths["model"])
@@ -219,7 +220,7 @@ class Pretrainer:
                         if key != "step":
                             self.writer.add_scalar(key, value, self.step)
                     self.writer.flush()
-                    print(f"\rstep {self.step}/{cfg.steps}  loss {float(loss.detach()):.3f}"
+                    print(f"\rstep {self.step}/{cfg.steps}  loss {loss:.3f}"
                           + (f"  legal steps {last['legal_step_share']:.1%}" if "legal_step_share" in last else "")
                           + (f"  grammatical {last['grammatical_share']:.1%}" if "grammatical_share" in last else ""),
                           end="", file=self.out, flush=True)
@@ -238,7 +239,7 @@ class Pretrainer:
         if isinstance(self.task, Reviews):  # free text: how much of it the grammar makes
             outs = policy.propose([p.prompt for p in problems], 1, ("\n",), list(range(len(problems))), 1.0, MAX_CHARS)
             texts = [c.proposals[0].text for c in outs]
-            good = [t.endswith("\n") and bool(parse(t)) and None not in parse(t) for t in texts]
+            good = [t.endswith("\n") and bool(read) and None not in read for t in texts for read in [parse(t)]]
             return {"grammatical_share": float(np.mean(good))}
         samples = rollouts(self.task, problems, policy, 1, 1.0, seed=self.step)
         steps = sum(r.steps for rs in samples for r in rs)
@@ -255,10 +256,3 @@ class Pretrainer:
 
 
 _ARITH_STEP = re.compile(r"^(-?\d+)([-+*])(-?\d+)=(-?\d+)$")
-
-
-def _json_step(line: str):
-    try:
-        return json.loads(line).get("step")
-    except json.JSONDecodeError:
-        return None

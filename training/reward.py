@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from engine.llm.hfdir import save
+from training.checkpoints import trim_jsonl
 from training.preferences import Pair
 from training.run import RunError, RunLock
 
@@ -152,15 +153,9 @@ class RewardTrainer:
             open(os.path.join(run_dir, "metrics.jsonl"), "w").close()
 
     def _trim_metrics(self) -> None:
-        """Drop the lines of the member that was cut off, so its rerun does not log twice."""
-        path = os.path.join(self.run_dir, "metrics.jsonl")
-        if not os.path.exists(path):
-            return
-        finished = {m["member"] for m in self.done}
-        with open(path) as f:
-            keep = [ln for ln in f if _member_of(ln) in finished]
-        with open(path, "w") as f:
-            f.writelines(keep)
+        """Drop the lines of the member that was cut off, so its rerun does not log twice
+        (members finish in order, so the finished ones are 0 to len(done) - 1)."""
+        trim_jsonl(os.path.join(self.run_dir, "metrics.jsonl"), "member", len(self.done) - 1)
 
     def _log(self, writer, row: dict) -> None:
         with open(os.path.join(self.run_dir, "metrics.jsonl"), "a") as f:
@@ -237,10 +232,3 @@ class RewardTrainer:
         finally:
             writer.close()
             self.lock.release()
-
-
-def _member_of(line: str):
-    try:
-        return json.loads(line).get("member")
-    except (json.JSONDecodeError, AttributeError):
-        return None

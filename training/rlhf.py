@@ -47,16 +47,16 @@ import torch
 from engine.llm.hfdir import save
 from engine.llm.local import LocalPolicy
 from games.math.task import Problem, Task
-from training.checkpoints import link, prune
+from games.text.reviews import MAX_CHARS
+from training.checkpoints import commit, trim_jsonl
 from training.grpo import grpo_steps
 from training.guard import Guard, GuardConfig
-from training.pretrain import lm_batch
+from training.pretrain import lm_batch, lm_step
 from training.reward import RewardEnsemble
 from training.run import RunError, RunLock
 
 LEARNERS = ("grpo", "expert")
 KEEP_CHECKPOINTS = 3
-MAX_CHARS = 160
 
 
 @dataclass
@@ -136,14 +136,7 @@ class RLHF:
         save(self.model, self.tokenizer, path)
         state = {"optimizer": self.optimizer.state_dict(), "step": self.step, "guard": self.guard.state(),
                  "replay": self.replay, "metrics": metrics, "torch_rng": torch.get_rng_state()}
-        tmp = self.paths["state.pt"] + ".tmp"
-        torch.save(state, tmp)
-        link(self.run_dir, "latest", path)
-        if best:
-            link(self.run_dir, "best", path)
-            link(self.run_dir, "model", path)
-        os.replace(tmp, self.paths["state.pt"])  # the commit point
-        prune(self.run_dir, self.paths["checkpoints"], KEEP_CHECKPOINTS)
+        commit(self.run_dir, path, state, self.paths["state.pt"], best, KEEP_CHECKPOINTS)
 
     def _resume(self) -> None:
         state = torch.load(self.paths["state.pt"], weights_only=False)
@@ -151,14 +144,8 @@ class RLHF:
         self.guard.load(state["guard"])
         self.optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
-        for key in ("metrics.jsonl", "samples.jsonl"):  # lines up to the saved step, none cut off
-            path = self.paths[key]
-            kept = []
-            if os.path.exists(path):
-                with open(path) as f:
-                    kept = [ln for ln in f if (_step_of(ln) or 0) <= self.step and ln.endswith("\n")]
-            with open(path, "w") as f:
-                f.writelines(kept)
+        for key in ("metrics.jsonl", "samples.jsonl"):  # a checkpoint's lines are logged before it is saved
+            trim_jsonl(self.paths[key], "step", self.step)
 
     # ---- sampling and scoring -------------------------------------------------------------------
     @torch.inference_mode()
@@ -207,16 +194,11 @@ class RLHF:
         pool = [pair for window in self.replay for pair in window]
         rng = np.random.default_rng([self.config.seed, self.step, 3])
         pick = rng.choice(len(pool), size=min(self.config.batch_size, len(pool)), replace=False)
-        ids, labels, mask = lm_batch(self.tokenizer, [pool[i] for i in pick], None, eos=False)
-        dev = self.policy.device
         self.model.train()
-        loss = self.model(input_ids=ids.to(dev), attention_mask=mask.to(dev), labels=labels.to(dev)).loss
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-        self.optimizer.step()
+        loss = lm_step(self.model, self.optimizer, lm_batch(self.tokenizer, [pool[i] for i in pick], None, eos=False),
+                       self.policy.device)
         self.model.eval()
-        return float(loss.detach())
+        return loss
 
     # ---- evaluation -----------------------------------------------------------------------------
     def evaluate(self) -> tuple[dict, list[dict]]:
@@ -311,10 +293,3 @@ class RLHF:
             self.writer.close()
             self.lock.release()
         return last
-
-
-def _step_of(line: str):
-    try:
-        return json.loads(line).get("step")
-    except (json.JSONDecodeError, AttributeError):
-        return None

@@ -10,9 +10,16 @@ from games.math.countdown import Countdown
 from games.math.files import load_file
 from games.math.task import Problem, Step, Task, TaskError
 from games.registry import parse_spec
-from games.text.reviews import Reviews
 
-TASKS = {"countdown": Countdown, "arith": Arith, "reviews": Reviews}
+
+def _reviews(**params):
+    """games/text/reviews.py imports this package's task module, so it is imported on use."""
+    from games.text.reviews import Reviews
+
+    return Reviews(**params)
+
+
+TASKS = {"countdown": Countdown, "arith": Arith, "reviews": _reviews}
 
 
 def make_task(spec: str) -> Task:
