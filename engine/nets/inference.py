@@ -94,6 +94,7 @@ class NetworkEvaluator:
             example = torch.zeros(1, *self.model.observation_shape).contiguous(memory_format=torch.channels_last)
             self.fp32 = frozen(self.model, example)
         self.int8 = None
+        self.calibration = calibration  # kept so that the evaluator can be rebuilt elsewhere (portable())
         if precision == "int8":
             if calibration is None or not len(calibration):
                 raise ValueError("precision int8 needs calibration positions.")
@@ -114,7 +115,12 @@ class NetworkEvaluator:
         other.seconds = 0.0
         return other
 
-    def absorb(self, other: "NetworkEvaluator") -> None:
+    def portable(self) -> dict:
+        """What rebuilds this evaluator in another process (`NetworkEvaluator(**portable)`):
+        the inference copy on the CPU, the precision and the int8 calibration positions."""
+        return {"net": copy.deepcopy(self.model).cpu(), "precision": self.precision, "calibration": self.calibration}
+
+    def absorb(self, other) -> None:
         """Add a fork's counters to this evaluator's, once its thread is done."""
         self.positions += other.positions
         self.calls += other.calls

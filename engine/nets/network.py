@@ -108,12 +108,13 @@ class PolicyValueNet(nn.Module):
 def inference_copy(net: PolicyValueNet) -> PolicyValueNet:
     """A copy for evaluation only, with every batch norm folded into the convolution before it
     (one op instead of two per layer, which matters most at batch 1; docs/METHODS.md has figures) and channels-last
-    memory. The training network is left untouched, so its next optimizer step is unaffected."""
+    memory. The training network is left untouched, so its next optimizer step is unaffected. A
+    copy of a copy is a plain copy, so an inference copy can be shipped to another process as it is."""
     from torch.nn.utils.fusion import fuse_conv_bn_eval
 
     net = copy.deepcopy(net).eval()
     for module in list(net.modules()):
-        if isinstance(module, ResidualBlock):
+        if isinstance(module, ResidualBlock) and isinstance(module.bn1, nn.BatchNorm2d):
             module.conv1, module.bn1 = fuse_conv_bn_eval(module.conv1, module.bn1), nn.Identity()
             module.conv2, module.bn2 = fuse_conv_bn_eval(module.conv2, module.bn2), nn.Identity()
         elif isinstance(module, nn.Sequential):
