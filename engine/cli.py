@@ -266,6 +266,8 @@ def cmd_train(args) -> int:
             _print_settings(None, TrainConfig())
             return 0
         raise UsageError("train needs a game, like `move37 train connect4` (`move37 games` lists them).")
+    if args.ray and (is_reasoning_task(args.game) or args.game.strip().split("(")[0] == "reviews" or args.reward):
+        raise UsageError("--ray applies to game training (self-play), not to language-model tasks.")
     if args.game.strip().split("(")[0] == "reviews" or args.reward:  # no checker: optimise a reward model
         from engine.cli_rlhf import cmd_train_rlhf
 
@@ -276,6 +278,8 @@ def cmd_train(args) -> int:
         return cmd_train_reasoning(args)
     if args.init:
         raise UsageError("--init applies to reasoning tasks (countdown, arith, a .jsonl file).")
+    if args.ray and "=" in args.ray:  # `--ray ray_workers=2`: a bare --ray followed by a setting
+        args.settings, args.ray = [args.ray, *args.settings], "local"
     run_dir = args.run_dir or os.path.join("runs", args.game)
     saved = os.path.join(run_dir, "config.toml") if args.resume else None  # a resumed run keeps its settings
     try:
@@ -288,11 +292,12 @@ def cmd_train(args) -> int:
         _print_settings(args.game, config)
         return 0
     try:
-        trainer = Trainer(config, run_dir, resume=args.resume)
+        trainer = Trainer(config, run_dir, resume=args.resume, ray=args.ray)
     except (RunError, ValueError) as e:
         raise UsageError(str(e)) from None
+    where = f", self-play on {trainer.selfplay.threads} Ray actors" if args.ray else ""
     print(f"Training {config.game} in {run_dir} for {config.minutes:g} minutes "
-          f"(network {trainer.net_config.name}, device {trainer.device}); TensorBoard: "
+          f"(network {trainer.net_config.name}, device {trainer.device}{where}); TensorBoard: "
           f"tensorboard --logdir {os.path.join(run_dir, 'tensorboard')}")
     try:
         last = trainer.run()
@@ -309,7 +314,7 @@ def cmd_train(args) -> int:
 BENCHMARKS = {"games": "benchmarks.games_bench", "mcts": "benchmarks.mcts_bench",
               "selfplay": "benchmarks.selfplay_bench", "network": "benchmarks.network_bench",
               "llm": "benchmarks.llm_bench", "countdown": "benchmarks.countdown_stats",
-              "reason": "benchmarks.reason_bench", "overopt": "benchmarks.overopt_bench"}
+              "reason": "benchmarks.reason_bench", "overopt": "benchmarks.overopt_bench", "ray": "benchmarks.ray_bench"}
 
 
 def cmd_bench(args) -> int:
@@ -389,6 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--init", default=None, help="reasoning tasks: the model to start from (default: the task's "
                                                 "built-in base model)")
     s.add_argument("--reward", default=None, help="reviews: the reward run (`move37 reward`) to optimise against")
+    s.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS|local",
+                   help="play self-play on Ray actors: a running cluster's address, or local (the default) to "
+                        "start Ray on this machine; needs pip install 'move37[ray]'")
     s.set_defaults(func=cmd_train)
 
     s = sub.add_parser("gtp", help="a Go engine speaking GTP on stdin/stdout (GoGui, Sabaki, Lizzie, GNU Go)")
@@ -406,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_rlhf_commands(sub)
 
     s = sub.add_parser("bench", help="speed benchmarks that print figures")
-    s.add_argument("what", help="which benchmark: games, mcts, selfplay, network, llm, countdown, reason, overopt")
+    s.add_argument("what", help="which benchmark: games, mcts, selfplay, network, llm, countdown, reason, overopt, ray")
     s.add_argument("--seconds", type=float, default=None, help="time per measurement")
     s.add_argument("--games", default=None, help="comma-separated subset of games")
     s.add_argument("--precision", default=None, help="selfplay: network precision, auto|fp32|bf16|int8 (default auto)")

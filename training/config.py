@@ -56,6 +56,8 @@ class TrainConfig:
                                             "result + share * tanh(final margin / board side)")
     selfplay_threads: int = setting(0, "lockstep groups of games playing at once, one per thread; 0: one per torch "
                                        "CPU thread (each keeping at least 32 games), 1 on a GPU")
+    ray_workers: int = setting(0, "with --ray: self-play actors, one lockstep group each; 0: one per CPU of the "
+                                  "cluster (each keeping at least 32 games)")
     resign_threshold: float = setting(-1.0, "resign when the searched value is below this (-1: never)")
     resign_playout_share: float = setting(0.1, "share of games played out anyway, to count false resignations")
     # learning
@@ -103,6 +105,8 @@ class TrainConfig:
             config = dataclasses.replace(config, search=replace_from(self.search, search, prefix="search."))
         if config.selfplay_threads < 0:
             raise ValueError(f"training setting selfplay_threads is 0 (one per CPU core) or more, not {config.selfplay_threads}.")
+        if config.ray_workers < 0:
+            raise ValueError(f"training setting ray_workers is 0 (one per CPU of the cluster) or more, not {config.ray_workers}.")
         for key in known:
             if key.endswith("_share") and not 0.0 <= getattr(config, key) <= 1.0:
                 raise ValueError(f"training setting {key} is a share and must be between 0 and 1, not {getattr(config, key)!r}.")

@@ -74,7 +74,10 @@ def _network(game, config: TrainConfig) -> NetworkConfig:
 
 
 class Trainer:
-    def __init__(self, config: TrainConfig, run_dir: str, resume: bool = False, out=sys.stderr):
+    def __init__(self, config: TrainConfig, run_dir: str, resume: bool = False, out=sys.stderr,
+                 ray: str | None = None):
+        """`ray`: a Ray cluster's address, or `local`, to play self-play on Ray actors
+        (training/ray_selfplay.py); None plays it in this process's threads."""
         self.config = config
         self.run_dir = run_dir
         self.out = out
@@ -122,6 +125,17 @@ class Trainer:
         from torch.utils.tensorboard import SummaryWriter
 
         self.writer = SummaryWriter(self.paths["tensorboard"], purge_step=self.iteration + 1)
+        if ray:  # last, once the run directory is known to be usable: actors take a while to start
+            from training.ray_selfplay import RayError, RaySelfPlay
+
+            try:
+                self.selfplay = RaySelfPlay(config, config.continuous, ray)
+            except RayError as e:
+                self.close()
+                raise RunError(str(e)) from None
+            except BaseException:
+                self.close()
+                raise
 
     def _build_model(self) -> None:
         cfg = self.config
@@ -319,6 +333,9 @@ class Trainer:
             "selfplay_seconds": t_selfplay, "train_seconds": t_train,
             "eval_seconds": t_eval, "eval_score": score, "resigned_games": batch.resigned,
             "false_resignation_rate": batch.false_resignations / max(batch.would_resign, 1),
+            # self-play on Ray: games dropped with lost workers, and the transfers' cost
+            "ray_nodes": batch.nodes, "lost_games": batch.lost_games, "lost_tasks": batch.lost_tasks,
+            "send_seconds": batch.send_seconds, "receive_seconds": batch.receive_seconds,
             "first_player_score": batch.first_player_score, **losses,
             **{f"score_vs_{k}": v["score"] for k, v in evaluation.items()},
             **{f"elo_vs_{k}": v["elo"] for k, v in evaluation.items()},
@@ -371,9 +388,14 @@ class Trainer:
                 self._show(metrics)
         finally:
             print(file=self.out)
-            self.writer.close()
-            self.lock.release()
+            self.close()
         return metrics
+
+    def close(self) -> None:
+        """Release what the run holds: Ray actors, the TensorBoard writer, the run lock."""
+        getattr(self.selfplay, "close", lambda: None)()
+        self.writer.close()
+        self.lock.release()
 
     def _show(self, m: dict) -> None:
         evals = " ".join(f"{k[len('score_vs_'):]} {v:.0%}" for k, v in m.items() if k.startswith("score_vs_"))

@@ -74,6 +74,14 @@ class SelfPlayBatch:
     # than whose turn it is (docs/RESULTS.md, the Go hours).
     first_player_score: float = 0.5
     threads: int = 1  # lockstep groups that played at once; search_seconds sums over them
+    # Self-play on Ray (training/ray_selfplay.py): the nodes its actors played on (0: not on
+    # Ray), games in play on workers that died (dropped, never half-written), tasks resubmitted
+    # after such a loss, and the driver's seconds spent sending weights and receiving games.
+    nodes: int = 0
+    lost_games: int = 0
+    lost_tasks: int = 0
+    send_seconds: float = 0.0
+    receive_seconds: float = 0.0
 
 
 def opening_state(game, config: TrainConfig, rng: np.random.Generator):
