@@ -84,3 +84,29 @@ def test_evaluator_precisions():
     assert autocast_dtype(cpu, "auto", 1) is None  # batch 1 never pays for bf16 casts on a CPU
     with pytest.raises(ValueError, match="unknown precision"):
         NetworkEvaluator(net, "cpu", precision="fp8")
+
+
+def test_a_graph_slot_traces_once_and_carries_each_new_networks_weights():
+    """A trainer builds an evaluator per iteration; through one GraphSlot they share one traced
+    graph (TorchScript never frees one) whose weights are each new network's."""
+    from engine.nets.network import GraphSlot
+
+    game = games.make("connect4")
+    torch.manual_seed(0)
+    net = PolicyValueNet(game.observation_shape, game.num_actions, NetworkConfig(2, 16)).eval()
+    obs = np.random.default_rng(0).standard_normal((5, *game.observation_shape)).astype(np.float32)
+    slot = GraphSlot()
+    graphs = []
+    for _ in range(3):
+        with torch.no_grad():
+            for p in net.parameters():
+                p.add_(0.1 * torch.randn_like(p))
+            logits, values = net(torch.from_numpy(obs))[:2]
+        evaluator = NetworkEvaluator(net, "cpu", precision="fp32", graph=slot)
+        got_logits, got_values = evaluator._forward(obs)
+        np.testing.assert_allclose(got_logits, logits.numpy(), atol=1e-4)
+        np.testing.assert_allclose(got_values, values.numpy(), atol=1e-4)
+        graphs.append(evaluator.fp32)
+    assert graphs[0] is graphs[1] is graphs[2]
+    other = PolicyValueNet(game.observation_shape, game.num_actions, NetworkConfig(1, 8)).eval()
+    assert NetworkEvaluator(other, "cpu", precision="fp32", graph=slot).fp32 is not graphs[0]  # another shape

@@ -50,6 +50,8 @@ def test_a_run_with_two_self_play_threads(tmp_path):
     finally:
         trainer.lock.release()
     assert metrics["games"] >= 8 and 0 < metrics["inference_share"] <= 1 and 0 < metrics["search_share"] <= 1
+    # resident memory, so that growth over a run shows (a tiny run still holds torch: over 100 MiB)
+    assert 100 < metrics["rss_mb"] <= metrics["peak_rss_mb"]
 
 
 def test_boolean_settings_take_true_or_false_and_nothing_else():

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 import games
+from engine.nets.network import GraphSlot
 from training.config import TrainConfig
 from training.selfplay import MIN_GAMES_PER_THREAD, SelfPlay, SelfPlayBatch, merge_batches
 
@@ -124,6 +125,7 @@ class SelfPlayWorker:
         self.device = "auto"  # the CPU: Ray shows an actor no GPU unless it asks for one, and these do not
         self.version = None
         self.evaluator = None
+        self.graph = GraphSlot()  # one traced graph for every version (engine/nets/network.py)
 
     def where(self) -> tuple[str, int]:
         return ray.get_runtime_context().get_node_id(), os.getpid()
@@ -135,7 +137,7 @@ class SelfPlayWorker:
 
         t0 = time.perf_counter()
         if version != self.version:
-            self.evaluator = NetworkEvaluator(**ray.get(weights[0]), device=self.device)
+            self.evaluator = NetworkEvaluator(**ray.get(weights[0]), device=self.device, graph=self.graph)
             self.version = version
         load = time.perf_counter() - t0
         evaluator = self.evaluator.fork()  # a fresh cache per task, as each thread gets

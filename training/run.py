@@ -30,7 +30,7 @@ import games
 import mcts
 from engine.nets import checkpoint
 from engine.nets.inference import INT8_CALIBRATION_POSITIONS, NetworkEvaluator, autocast, check_precision, resolve_device
-from engine.nets.network import NetworkConfig, PolicyValueNet, default_config
+from engine.nets.network import GraphSlot, NetworkConfig, PolicyValueNet, default_config
 from engine.play.arena import play_match_lockstep
 from engine.play.base import PlayerSpecError
 from engine.play.specs import make_player, network_search_settings
@@ -105,6 +105,7 @@ class Trainer:
             os.makedirs(self.paths[d], exist_ok=True)
         self.lock = RunLock(run_dir)
         self.rng = np.random.default_rng(config.seed)
+        self.graph = GraphSlot()  # one traced graph for every iteration's evaluator (memory stays flat)
         torch.manual_seed(config.seed)
         self.net_config = _network(self.game, config)
         self._build_model()
@@ -246,7 +247,8 @@ class Trainer:
             calibration = self.replay.obs[rows]
         elif self.config.precision == "int8":
             calibration = random_game_observations(self.game, INT8_CALIBRATION_POSITIONS)
-        return NetworkEvaluator(self.net, str(self.device), precision=self.config.precision, calibration=calibration)
+        return NetworkEvaluator(self.net, str(self.device), precision=self.config.precision, calibration=calibration,
+                                graph=self.graph)
 
     def _evaluate(self) -> dict:
         cfg = self.config
@@ -320,11 +322,13 @@ class Trainer:
         if evaluation:
             self.elapsed = self._elapsed_seconds()
         fixed = {k: v for k, v in evaluation.items() if k != "best"}  # best.pt follows the fixed references
+        rss = resident_mb()
         score = float(np.mean([e["score"] for e in fixed.values()])) if fixed else None
         metrics = {
             "iteration": self.iteration, "step": self.step, "elapsed_minutes": self.elapsed / 60,
             "games": batch.games, "positions": int(len(batch.values)), "moves": batch.moves,
-            "replay_size": self.replay.size, "games_per_second": batch.games / t_selfplay,
+            "replay_size": self.replay.size, "rss_mb": rss, "peak_rss_mb": max(peak_resident_mb(), rss),
+            "games_per_second": batch.games / t_selfplay,
             # shares of each self-play thread's time, averaged over the threads
             "positions_per_second": batch.moves / t_selfplay,
             "search_share": batch.search_seconds / (t_selfplay * batch.threads),
@@ -416,6 +420,24 @@ def score_upper_bound(results: dict) -> float:
     variance = sum(max(s * (1 - s), 0.01) / max(r["wins"] + r["draws"] + r["losses"], 1)
                    for s, r in zip(scores, results.values())) / len(scores) ** 2
     return float(np.mean(scores)) + 1.96 * math.sqrt(variance)
+
+
+def resident_mb() -> float:
+    """This process's resident memory now, in MiB (Linux; 0 where /proc is missing)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def peak_resident_mb() -> float:
+    """This process's peak resident memory so far, in MiB (ru_maxrss is KiB on Linux, bytes on
+    macOS); the kernel updates it lazily, so it can trail a fresh resident_mb() by a little."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
 
 def _finite(x: float):

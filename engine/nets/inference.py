@@ -4,7 +4,7 @@ The same code runs on CPU and GPU: `device="auto"` picks CUDA when present. The 
 its own inference copy of the network (batch norms folded into the convolutions, channels-last
 memory) under `torch.inference_mode`, in bf16 autocast on CUDA and, on CPUs with native bf16
 instructions, for batches large enough to gain from it (docs/METHODS.md has the figures). fp32
-passes on a CPU run a frozen TorchScript graph of that copy, which spares small batches most of
+passes on a CPU run a traced TorchScript graph of that copy, which spares small batches most of
 their cost in Python.
 `precision="int8"` runs those large CPU batches through an int8 copy instead (engine/nets/quantize.py).
 Positions already evaluated are answered from a cache keyed by the observation bytes.
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from engine.nets.cpu import cpu_has_native_bf16, cpu_has_vnni
-from engine.nets.network import frozen, inference_copy
+from engine.nets.network import GraphSlot, inference_copy
 from engine.nets.quantize import int8_copy
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
@@ -81,9 +81,13 @@ class NetworkEvaluator:
     the weights change."""
 
     def __init__(self, net: torch.nn.Module, device: str = "auto", cache_size: int = 100_000,
-                 compile: bool = False, precision: str = "auto", calibration: np.ndarray | None = None):
+                 compile: bool = False, precision: str = "auto", calibration: np.ndarray | None = None,
+                 graph: GraphSlot | None = None):
         """`calibration`: with precision int8, the observations that set the int8 copy's
-        activation ranges (engine/nets/quantize.py says which)."""
+        activation ranges (engine/nets/quantize.py says which). `graph`: the slot whose traced
+        graph a CPU evaluator reuses, for code that builds one evaluator after another (a
+        trainer, once per iteration); the evaluator built before from the same slot must no
+        longer be used for forward passes."""
         self.device = resolve_device(device)
         check_precision(precision, self.device)
         self.precision = precision
@@ -92,7 +96,7 @@ class NetworkEvaluator:
         self.fp32 = self.forward  # what runs a pass that autocast leaves in fp32
         if self.device.type == "cpu" and not compile:
             example = torch.zeros(1, *self.model.observation_shape).contiguous(memory_format=torch.channels_last)
-            self.fp32 = frozen(self.model, example)
+            self.fp32 = (graph or GraphSlot()).load(self.model, example)
         self.int8 = None
         self.calibration = calibration  # kept so that the evaluator can be rebuilt elsewhere (portable())
         if precision == "int8":

@@ -137,6 +137,40 @@ def frozen(model: torch.nn.Module, example: torch.Tensor) -> torch.jit.ScriptMod
         return torch.jit.freeze(torch.jit.trace(model.eval(), example))
 
 
+def traced(model: torch.nn.Module, example: torch.Tensor) -> torch.jit.ScriptModule:
+    """`model` traced on `example`, not frozen: one TorchScript graph run without Python's
+    per-module calls, reading its weights from attributes, so new weights of the same shape can
+    be copied in (GraphSlot). Any batch size works."""
+    import warnings
+
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")  # tracer notes on shapes: every op here is batch-size generic
+        return torch.jit.trace(model.eval(), example)
+
+
+class GraphSlot:
+    """One traced graph for a run's successive networks of one shape. TorchScript never frees a
+    traced graph (about 6 MB each for connect4's b4c32), so a trainer that traced every
+    iteration's network afresh grew by that much per iteration; a slot traces once and copies
+    each new network's weights into its graph. An evaluator built from a slot owns the graph
+    until the next one is built from it."""
+
+    def __init__(self):
+        self.graph: torch.jit.ScriptModule | None = None
+        self.shape: list | None = None
+
+    def load(self, model: torch.nn.Module, example: torch.Tensor) -> torch.jit.ScriptModule:
+        state = model.state_dict()
+        shape = [(name, tuple(t.shape), t.dtype) for name, t in state.items()]
+        if self.graph is None or shape != self.shape:
+            self.graph, self.shape = traced(copy.deepcopy(model), example), shape  # its own tensors
+        else:
+            with torch.no_grad():
+                for name, tensor in self.graph.state_dict().items():
+                    tensor.copy_(state[name])
+        return self.graph
+
+
 def default_config(game) -> NetworkConfig:
     """A size that learns the game in minutes on a CPU; larger boards get a larger tower."""
     cells = game.observation_shape[1] * game.observation_shape[2]
