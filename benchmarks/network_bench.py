@@ -76,17 +76,12 @@ def main(seconds: float = 1.0, names: list[str] | None = None) -> list[dict]:
     return rows
 
 
-def _resident_mib() -> float:
-    import os
-
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
 def graph_memory(game, config: NetworkConfig, slot: bool) -> float:
     """Resident MiB added by GRAPHS networks' fp32 graphs (one forward pass each), after one
     warm-up network: traced afresh each time, or loaded into one GraphSlot."""
     import gc
+
+    from training.run import resident_mb
 
     net = PolicyValueNet(game.observation_shape, game.num_actions, config).eval()
     example = torch.zeros(1, *game.observation_shape).contiguous(memory_format=torch.channels_last)
@@ -102,9 +97,9 @@ def graph_memory(game, config: NetworkConfig, slot: bool) -> float:
             kept(example)
         if i == 0:
             gc.collect()
-            start = _resident_mib()
+            start = resident_mb()
     gc.collect()
-    return _resident_mib() - start
+    return resident_mb() - start
 
 
 if __name__ == "__main__":
