@@ -266,9 +266,10 @@ def cmd_train(args) -> int:
             _print_settings(None, TrainConfig())
             return 0
         raise UsageError("train needs a game, like `move37 train connect4` (`move37 games` lists them).")
-    if args.ray and (is_reasoning_task(args.game) or args.game.strip().split("(")[0] == "reviews" or args.reward):
+    rlhf = args.game.strip().split("(")[0] == "reviews" or args.reward  # no checker: optimise a reward model
+    if args.ray and (rlhf or is_reasoning_task(args.game)):
         raise UsageError("--ray applies to game training (self-play), not to language-model tasks.")
-    if args.game.strip().split("(")[0] == "reviews" or args.reward:  # no checker: optimise a reward model
+    if rlhf:
         from engine.cli_rlhf import cmd_train_rlhf
 
         return cmd_train_rlhf(args)

@@ -166,20 +166,28 @@ def cmd_reason(args) -> int:
     return 0
 
 
+def print_settings(config_class) -> None:
+    """`move37 train TASK --settings` for a language-model trainer: each setting, its default
+    and what it does."""
+    from mcts.settings import describe
+
+    config = config_class()
+    for key, text in describe(config_class).items():
+        print(f"{key} = {getattr(config, key)!r}\n    {text}")
+
+
 def cmd_train_reasoning(args) -> int:
     """`move37 train TASK` for a reasoning task: expert iteration from the base model."""
     import dataclasses
 
     from engine.llm.specs import builtin_run_dir, model_dir
-    from mcts.settings import describe, replace_from
+    from mcts.settings import replace_from
     from training.expert import ExpertConfig, ExpertIteration
     from training.run import RunError
 
     task = _task(args.game)
     if args.list_settings:
-        config = ExpertConfig()
-        for key, text in describe(ExpertConfig).items():
-            print(f"{key} = {getattr(config, key)!r}\n    {text}")
+        print_settings(ExpertConfig)
         return 0
     if args.config:
         raise UsageError("--config (a TOML file) applies to game training; give reasoning settings as key=value.")

@@ -127,11 +127,9 @@ def cmd_train_rlhf(args) -> int:
 
     task = _task(args.game)
     if args.list_settings:
-        from mcts.settings import describe
+        from engine.cli_llm import print_settings
 
-        config = RLHFConfig()
-        for key, text in describe(RLHFConfig).items():
-            print(f"{key} = {getattr(config, key)!r}\n    {text}")
+        print_settings(RLHFConfig)
         return 0
     if not args.reward:
         raise UsageError(f"{task.name} has no checker: pass --reward DIR, a reward run from `move37 reward`.")

@@ -47,8 +47,8 @@ except ImportError:  # pragma: no cover - said in one sentence by connect()
 # A local cluster's object store: weights and a few iterations of games, not a share of RAM.
 OBJECT_STORE_BYTES = 256 * 2**20
 # An actor restarts this many times over a run. A lost task goes out again after a growing
-# pause (an actor on a lost node answers "unavailable" until Ray marks the node dead, about
-# 15 s with its default health checks, and then restarts it elsewhere); a worker still failing
+# pause (an actor on a lost node answers "unavailable" until Ray's health checks mark the
+# node dead, and then restarts it elsewhere); a worker still failing
 # after PATIENCE_SECONDS stops the run with one sentence.
 MAX_RESTARTS = 1000
 PATIENCE_SECONDS = 180.0
@@ -189,10 +189,6 @@ class RaySelfPlay:
     def pids(self) -> list[int]:
         """Each actor's process id, as last seen."""
         return [pid for _, pid in self.placement]
-
-    def nodes(self) -> list[str]:
-        """The Ray node each actor last ran on."""
-        return [node for node, _ in self.placement]
 
     def play(self, evaluator, rng: np.random.Generator) -> SelfPlayBatch:
         send = 0.0
