@@ -4,6 +4,7 @@
     games.make("openspiel:hex(board_size=7)")
 """
 
+from games import numba_cache  # noqa: F401  (first: numba's cache directory before any kernel)
 from games.base import Game, IllegalMoveError, State, Symmetry, UnknownGameError
 from games.registry import available, make
 

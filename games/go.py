@@ -39,7 +39,8 @@ class Go(NativeGame, kernels=vars(go_kernels)):
         self.pass_action = size * size
         self.observation_shape = (4, size, size)
         self.state_size = _HEADER + size * size + self.max_moves + 1
-        self.consts = (np.int64(size), np.float64(komi), np.int64(RULES[rules]), np.int64(self.max_moves))
+        self.consts = go_kernels.GoRules(np.int64(size), np.float64(komi), np.int64(RULES[rules]),
+                                         np.int64(self.max_moves))
 
     def initial_array(self) -> np.ndarray:
         s = np.zeros(self.state_size, dtype=np.int64)

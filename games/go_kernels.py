@@ -18,6 +18,8 @@ position hash, index of the last position reached by a capture), n * n points (0
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba
 import numpy as np
 
@@ -366,36 +368,71 @@ def _is_own_eye(board, p, color, nbr):
 
 
 @numba.njit(cache=True, nogil=True)
-def _playout_batch(states, seed, out_outcome, out_plies, n, komi, rules, max_moves):
-    np.random.seed(seed)
+def _random_game(s, nbr, mark, stack, stones, cand, n, komi, rules, max_moves):
+    """Play s to the end in place with uniformly random legal moves from the thread's numba
+    stream, never filling the mover's own one-point eyes (pass when nothing else is left).
+
+    `cand[:m]` lists the empty points, kept up to date as stones go down (a full rescan only
+    after a capture; rescanning every move was slower, docs/benchmarks.md). Each move
+    draws from the list without replacement, moving refused points (the ko point, own eyes,
+    illegal points) behind the part still drawn from; the order of the list does not change
+    what is drawn, only which draw picks it."""
     n2 = n * n
-    nbr, mark, stack, stones = _scratch(n)
-    cand = np.empty(n2, dtype=np.int64)
-    for i in range(states.shape[0]):
-        s = states[i].copy()
-        board = s[_HEADER : _HEADER + n2]
-        while not s[_TERMINAL]:
-            color = s[_TO_PLAY] + 1
-            ko = s[_KO]
+    board = s[_HEADER : _HEADER + n2]
+    m = 0
+    for p in range(n2):
+        if board[p] == 0:
+            cand[m] = p
+            m += 1
+    while not s[_TERMINAL]:
+        color = s[_TO_PLAY] + 1
+        ko = s[_KO]
+        chosen = n2
+        live = m
+        while live > 0:
+            j = np.random.randint(live)
+            p = cand[j]
+            if p != ko and not _is_own_eye(board, p, color, nbr):
+                legal, ncap, caph = _try_move(board, p, color, nbr, mark, stack, stones)
+                if legal and rules == CHINESE:
+                    legal = not _seen_before(s, s[_HASH] ^ _ZOBRIST[color - 1, p] ^ caph, ncap > 0, n2)
+                if legal:
+                    chosen = p
+                    m -= 1
+                    cand[j] = cand[m]
+                    break
+            live -= 1
+            cand[j] = cand[live]
+            cand[live] = p
+        last_capture = s[_LASTCAP]
+        _play(s, chosen, n, komi, rules, max_moves, nbr, mark, stack, stones)
+        if s[_LASTCAP] != last_capture:  # stones were taken: their points are empty again
             m = 0
             for p in range(n2):
-                if board[p] == 0 and p != ko:
+                if board[p] == 0:
                     cand[m] = p
                     m += 1
-            chosen = n2
-            while m > 0:
-                j = np.random.randint(m)
-                p = cand[j]
-                if not _is_own_eye(board, p, color, nbr):
-                    legal, ncap, caph = _try_move(board, p, color, nbr, mark, stack, stones)
-                    if legal and rules == CHINESE:
-                        legal = not _seen_before(s, s[_HASH] ^ _ZOBRIST[color - 1, p] ^ caph, ncap > 0, n2)
-                    if legal:
-                        chosen = p
-                        break
-                m -= 1
-                cand[j] = cand[m]
-            _play(s, chosen, n, komi, rules, max_moves, nbr, mark, stack, stones)
+
+
+@numba.njit(cache=True, nogil=True)
+def _playout(s0, n, komi, rules, max_moves):
+    """One random playout of a copy of s0: (outcome for player 0, plies played)."""
+    s = s0.copy()
+    nbr, mark, stack, stones = _scratch(n)
+    _random_game(s, nbr, mark, stack, stones, np.empty(n * n, dtype=np.int64), n, komi, rules, max_moves)
+    return s[_OUTCOME], s[_PLY] - s0[_PLY]
+
+
+@numba.njit(cache=True, nogil=True)
+def _playout_batch(states, seed, out_outcome, out_plies, n, komi, rules, max_moves):
+    """Random playouts of every state; seeds the thread's stream first unless seed < 0."""
+    if seed >= 0:
+        np.random.seed(seed)
+    nbr, mark, stack, stones = _scratch(n)
+    cand = np.empty(n * n, dtype=np.int64)
+    for i in range(states.shape[0]):
+        s = states[i].copy()
+        _random_game(s, nbr, mark, stack, stones, cand, n, komi, rules, max_moves)
         out_outcome[i] = s[_OUTCOME]
         out_plies[i] = s[_PLY] - states[i, _PLY]
 
@@ -411,3 +448,13 @@ def _ownership(s, n):
     nbr, mark, stack, owner = _scratch(n)
     _owners(s[_HEADER : _HEADER + n * n], nbr, mark, stack, owner)
     return owner
+
+
+class GoRules(NamedTuple):
+    """The rule constants every Go kernel takes after its arrays. A typed tuple whose class
+    lives beside the kernels, so the compiled search (mcts/compiled.py) finds them."""
+
+    size: np.int64
+    komi: np.float64
+    rules: np.int64  # CHINESE or OPENSPIEL
+    max_moves: np.int64

@@ -10,6 +10,8 @@ Every kernel takes the rule constants (height, width, k, gravity) after its arra
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba
 import numpy as np
 
@@ -101,35 +103,62 @@ def _step_batch(states, actions, out_states, out_masks, out_terminal, out_outcom
 
 
 @numba.njit(cache=True, nogil=True)
-def _playout_batch(states, seed, out_outcome, out_plies, h, w, k, gravity):
-    np.random.seed(seed)
+def _random_game(s, moves, h, w, k, gravity):
+    """Play s to the end in place with uniformly random legal moves from the thread's numba
+    stream; `moves` is scratch of h * w slots."""
     n = h * w
-    moves = np.empty(n, dtype=np.int64)
+    # Without gravity the legal moves are the empty cells: keep them in a list and swap-remove
+    # the one played. With gravity, rebuild the (at most w) open columns.
+    m = 0
+    if not gravity:
+        for j in range(n):
+            if s[_HEADER + j] == 0:
+                moves[m] = j
+                m += 1
+    while not s[_TERMINAL]:
+        if gravity:
+            m = 0
+            for c in range(w):
+                if s[_HEADER + c] == 0:
+                    moves[m] = c
+                    m += 1
+        j = np.random.randint(m)
+        a = moves[j]
+        if not gravity:
+            m -= 1
+            moves[j] = moves[m]
+        _apply(s, a, h, w, k, gravity)
+
+
+@numba.njit(cache=True, nogil=True)
+def _playout(s0, h, w, k, gravity):
+    """One random playout of a copy of s0: (outcome for player 0, plies played)."""
+    s = s0.copy()
+    _random_game(s, np.empty(h * w, dtype=np.int64), h, w, k, gravity)
+    return s[_OUTCOME], s[_PLY] - s0[_PLY]
+
+
+@numba.njit(cache=True, nogil=True)
+def _playout_batch(states, seed, out_outcome, out_plies, h, w, k, gravity):
+    """Random playouts of every state; seeds the thread's stream first unless seed < 0."""
+    if seed >= 0:
+        np.random.seed(seed)
+    moves = np.empty(h * w, dtype=np.int64)
     for i in range(states.shape[0]):
         s = states[i].copy()
-        # Without gravity the legal moves are the empty cells: keep them in a list and
-        # swap-remove the one played. With gravity, rebuild the (at most w) open columns.
-        m = 0
-        if not gravity:
-            for j in range(n):
-                if s[_HEADER + j] == 0:
-                    moves[m] = j
-                    m += 1
-        while not s[_TERMINAL]:
-            if gravity:
-                m = 0
-                for c in range(w):
-                    if s[_HEADER + c] == 0:
-                        moves[m] = c
-                        m += 1
-            j = np.random.randint(m)
-            a = moves[j]
-            if not gravity:
-                m -= 1
-                moves[j] = moves[m]
-            _apply(s, a, h, w, k, gravity)
+        _random_game(s, moves, h, w, k, gravity)
         out_outcome[i] = s[_OUTCOME]
         out_plies[i] = s[_PLY] - states[i, _PLY]
+
+
+class MNKRules(NamedTuple):
+    """The rule constants every k-in-a-row kernel takes after its arrays. A typed tuple whose
+    class lives beside the kernels, so the compiled search (mcts/compiled.py) finds them."""
+
+    height: np.int64
+    width: np.int64
+    k: np.int64
+    gravity: np.bool_
 
 
 class MNKGame(NativeGame, kernels=globals()):
@@ -148,7 +177,7 @@ class MNKGame(NativeGame, kernels=globals()):
         self.num_actions = width if gravity else height * width
         self.observation_shape = (3, height, width)
         self.state_size = _HEADER + height * width
-        self.consts = (np.int64(height), np.int64(width), np.int64(connect), np.bool_(gravity))
+        self.consts = MNKRules(np.int64(height), np.int64(width), np.int64(connect), np.bool_(gravity))
 
     def initial_array(self) -> np.ndarray:
         s = np.zeros(self.state_size, dtype=np.int64)

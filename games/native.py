@@ -41,12 +41,14 @@ class NativeGame(Game):
     """A game whose rules are numba kernels over flat state arrays.
 
     Subclasses set the kernel attributes (each a jitted function from the game's own file),
-    `consts` (the scalar rule parameters every kernel takes after its array arguments),
+    `consts` (the rules tuple: a NamedTuple of the scalar rule parameters every kernel takes
+    after its array arguments, its class defined in the kernels' file, where the compiled
+    rollout search of mcts/compiled.py finds `_apply`, `_legal_mask` and `_playout`),
     `state_size` and `initial_array()`.
     """
 
     state_size: int
-    consts: tuple
+    consts: tuple  # a NamedTuple
     _legal_mask_kernel: Callable
     _apply_kernel: Callable
     _observe_kernel: Callable
@@ -98,13 +100,14 @@ class NativeGame(Game):
 
     def playout_outcomes(self, states: np.ndarray, seed: int, plies_out: np.ndarray | None = None) -> np.ndarray:
         """Like playout_batch, but the raw (N,) int64 results for player 0 (the hot path of
-        rollout evaluation)."""
+        rollout evaluation). A negative seed continues the thread's numba stream."""
         n = states.shape[0]
         outcome = np.empty(n, dtype=np.int64)
         plies = np.empty(n, dtype=np.int64) if plies_out is None else plies_out
         # numba's np.random.seed keeps the low 32 bits; plain NumPy (NUMBA_DISABLE_JIT) refuses
         # more, so the same seed is handed to both
-        self._playout_batch_kernel(states, np.int64(int(seed) % 2**32), outcome, plies, *self.consts)
+        seed = int(seed)
+        self._playout_batch_kernel(states, np.int64(seed if seed < 0 else seed % 2**32), outcome, plies, *self.consts)
         return outcome
 
     def playout_batch(self, states: np.ndarray, seed: int, plies_out: np.ndarray | None = None) -> np.ndarray:

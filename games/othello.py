@@ -7,6 +7,8 @@ State array: header (to_play, terminal, outcome, ply, last), then 64 cells (0 em
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba
 import numpy as np
 
@@ -121,21 +123,43 @@ def _step_batch(states, actions, out_states, out_masks, out_terminal, out_outcom
 
 
 @numba.njit(cache=True, nogil=True)
+def _random_game(s, moves):
+    """Play s to the end in place with uniformly random legal moves from the thread's numba
+    stream (pass only when no placement is legal)."""
+    while not s[_TERMINAL]:
+        me = s[_TO_PLAY] + 1
+        m = 0
+        for p in range(N * N):
+            if _is_placement(s, p, me):
+                moves[m] = p
+                m += 1
+        _apply(s, moves[np.random.randint(m)] if m > 0 else PASS)
+
+
+@numba.njit(cache=True, nogil=True)
+def _playout(s0):
+    """One random playout of a copy of s0: (outcome for player 0, plies played)."""
+    s = s0.copy()
+    _random_game(s, np.empty(N * N, dtype=np.int64))
+    return s[_OUTCOME], s[_PLY] - s0[_PLY]
+
+
+@numba.njit(cache=True, nogil=True)
 def _playout_batch(states, seed, out_outcome, out_plies):
-    np.random.seed(seed)
+    """Random playouts of every state; seeds the thread's stream first unless seed < 0."""
+    if seed >= 0:
+        np.random.seed(seed)
     moves = np.empty(N * N, dtype=np.int64)
     for i in range(states.shape[0]):
         s = states[i].copy()
-        while not s[_TERMINAL]:
-            me = s[_TO_PLAY] + 1
-            m = 0
-            for p in range(N * N):
-                if _is_placement(s, p, me):
-                    moves[m] = p
-                    m += 1
-            _apply(s, moves[np.random.randint(m)] if m > 0 else PASS)
+        _random_game(s, moves)
         out_outcome[i] = s[_OUTCOME]
         out_plies[i] = s[_PLY] - states[i, _PLY]
+
+
+class OthelloRules(NamedTuple):
+    """Othello has no rule constants; the empty typed tuple still tells the compiled search
+    (mcts/compiled.py) where the kernels are."""
 
 
 class Othello(NativeGame, kernels=globals()):
@@ -144,7 +168,7 @@ class Othello(NativeGame, kernels=globals()):
     num_actions = N * N + 1
     observation_shape = (4, N, N)
     state_size = _HEADER + N * N
-    consts = ()
+    consts = OthelloRules()
     symbols = {0: ".", 1: "X", 2: "O"}
 
     def initial_array(self) -> np.ndarray:
