@@ -3,7 +3,8 @@ both sides one random rollout per leaf, the same simulations, from each game's o
 
 - single tree, the `mcts:N` player's own defaults (what `move37 play` and GTP use), at 1,000 and
   10,000 simulations, beside OpenSpiel's single search at the same count;
-- single tree at fixed leaves per wave (1, 8, 64), to show what virtual loss buys;
+- single tree at fixed leaves per wave (1, 8, 64), to show what virtual loss buys, and the
+  wave-by-wave driver at 1 and 8, to show what running the search in one compiled call buys;
 - 64 trees x 200 simulations in lockstep (the self-play shape) against 64 OpenSpiel searches of
   200 simulations one after another, both with random rollouts.
 The uniform evaluator (no rollout) has no OpenSpiel counterpart; its rows print without a ratio.
@@ -47,11 +48,15 @@ def openspiel_rate(name: str, simulations: int, seconds: float, searches: int = 
     return _rate(run, simulations * searches, seconds)
 
 
-def ours_rate(name: str, config: mcts.SearchConfig, seconds: float, trees: int = 1, evaluator: str = "rollout") -> float:
+def ours_rate(name: str, config: mcts.SearchConfig, seconds: float, trees: int = 1, evaluator: str = "rollout",
+              compiled: bool = True) -> float:
+    """Rollout search runs compiled (mcts/compiled.py) unless `compiled=False`, which keeps the
+    wave-by-wave driver."""
     game = games.make(name)
     states = [game.new_initial_state() for _ in range(trees)]
     ev = mcts.RolloutEvaluator(game) if evaluator == "rollout" else mcts.UniformEvaluator()
-    return _rate(lambda: mcts.search(game, states, ev, config, rng=0), config.num_simulations * trees, seconds)
+    return _rate(lambda: mcts.search(game, states, ev, config, rng=0, compiled=compiled),
+                 config.num_simulations * trees, seconds)
 
 
 def player_config(simulations: int) -> mcts.SearchConfig:
@@ -86,6 +91,10 @@ def main(seconds: float = 2.0, names: list[str] | None = None) -> list[dict]:
                     fixed = mcts.SearchConfig(num_simulations=sims, leaves_per_wave=leaves)
                     _row(rows, name, f"1 tree, {sims} sims, {leaves} leaves/wave", ours_rate(name, fixed, seconds),
                          base, fixed)
+                for leaves in (1, 8):
+                    fixed = mcts.SearchConfig(num_simulations=sims, leaves_per_wave=leaves)
+                    _row(rows, name, f"1 tree, {sims} sims, {leaves} leaves/wave, wave-by-wave driver",
+                         ours_rate(name, fixed, seconds, compiled=False), base, fixed)
         base = openspiel_rate(name, 200, seconds, searches=64)
         for leaves in (1, 8):
             cfg = mcts.SearchConfig(num_simulations=200, leaves_per_wave=leaves)

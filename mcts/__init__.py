@@ -4,6 +4,7 @@
     results = mcts.search_text(task, problems, policy, mcts.TextSearchConfig(budget=1024), seed=0)
 """
 
+from games import numba_cache  # noqa: F401  (first: numba's cache directory before any kernel)
 from mcts.evaluators import Evaluator, RolloutEvaluator, UniformEvaluator
 from mcts.config import SearchConfig
 from mcts.search import SearchResult, SearchTree, search

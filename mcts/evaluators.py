@@ -34,15 +34,32 @@ class UniformEvaluator:
 
 class RolloutEvaluator:
     """Uniform priors and the mean result of random playouts (one batch kernel call for
-    native games; a Python loop for others)."""
+    native games; a Python loop for others). A search with this evaluator on a native game runs
+    whole in one compiled call (mcts/compiled.py), playing out each leaf as it goes.
 
-    def __init__(self, game, num_rollouts: int = 1, seed: int = 0):
+    Each call (or compiled search) seeds numba's playout stream afresh from `seed`; with
+    `reseed=False` the stream is seeded once, at the first call, and every later playout
+    continues it, so that two drivers that play out the same leaves in the same order see the
+    same results (the tests compare the compiled search with the wave-by-wave driver so)."""
+
+    def __init__(self, game, num_rollouts: int = 1, seed: int = 0, reseed: bool = True):
         if num_rollouts < 1:
             raise ValueError("num_rollouts must be at least 1.")
         self.game = game
         self.num_rollouts = num_rollouts
+        self.reseed = reseed
         self.rng = np.random.default_rng(seed)
         self._seed = int(seed) * 1_000_003  # playout kernel seeds: distinct per call, reproducible
+        self._seeded = False
+
+    def next_seed(self) -> int:
+        """The seed for the next batch of playouts; -1 (continue the thread's stream) once a
+        `reseed=False` evaluator has seeded it."""
+        if not self.reseed and self._seeded:
+            return -1
+        self._seeded = True
+        self._seed += 1
+        return self._seed % 2**32
 
     def evaluate(self, observations, legal_masks, states=None):
         if states is None:
@@ -51,8 +68,7 @@ class RolloutEvaluator:
             arr = np.ascontiguousarray(states, dtype=np.int64)
             if self.num_rollouts > 1:
                 arr = np.repeat(arr, self.num_rollouts, axis=0)
-            self._seed += 1
-            outcome = self.game.playout_outcomes(arr, self._seed).astype(np.float32)
+            outcome = self.game.playout_outcomes(arr, self.next_seed()).astype(np.float32)
             values = np.where(arr[:, TO_PLAY] == 0, outcome, -outcome)
             if self.num_rollouts > 1:
                 values = values.reshape(-1, self.num_rollouts).mean(axis=1)

@@ -17,6 +17,7 @@ import numpy as np
 
 from games.base import Game, State
 from games.native import NativeGame
+from mcts import compiled as _compiled
 from mcts import kernels as K
 from mcts.config import SearchConfig
 from mcts.tree import Expansion, Tree, Wave
@@ -257,11 +258,13 @@ def _prepare_roots(tree: SearchTree, config: SearchConfig, rng: np.random.Genera
 
 
 def search(game: Game, states, evaluator, config: SearchConfig | None = None, rng=None,
-           tree: SearchTree | None = None) -> SearchResult:
+           tree: SearchTree | None = None, compiled: bool = True) -> SearchResult:
     """Search from every state (a list of State objects, all non-terminal) and pick actions.
 
     Pass the `tree` of an earlier result (after `tree.advance`) to continue from its subtrees;
-    trees whose root does not match the given state start fresh.
+    trees whose root does not match the given state start fresh. Rollout search on a native
+    game runs in one compiled call (mcts/compiled.py) unless `compiled=False`, which keeps the
+    wave-by-wave driver (the same search; tests compare the two).
     """
     config = config or SearchConfig()
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
@@ -281,8 +284,23 @@ def search(game: Game, states, evaluator, config: SearchConfig | None = None, rn
     if len(todo):
         _init_roots(game, tree, states, todo, evaluator, config.win_check)
     _prepare_roots(tree, config, rng)
-    _run(game, tree, evaluator, config)
+    if compiled and _compiled.supports(game, evaluator):
+        _run_compiled(game, tree, evaluator, config)
+    else:
+        _run(game, tree, evaluator, config)
     return _result(tree, config, rng)
+
+
+def _run_compiled(game: NativeGame, tree: SearchTree, evaluator, config: SearchConfig) -> None:
+    t = tree.tree
+    t.sims_done[:] = 0
+    B, K, A = t.batch, config.leaves_per_wave, t.num_actions
+    schedule = halving_table(config.max_considered, config.num_simulations)[t.considered]
+    leaves = Expansion(np.full((B, K), -1, np.int64), np.zeros((B * K, A), np.float32), np.zeros((B * K, A), bool),
+                       np.zeros(B * K, np.int8), np.zeros(B * K, bool), np.zeros(B * K, np.float32))
+    win_check = bool(config.win_check and getattr(game, "wins_in_one_move", False))
+    _compiled.rollout_search(t, config.kernel_params(), schedule, Wave.empty(B, K), leaves, tree.states, game.consts,
+                             np.int64(evaluator.num_rollouts), win_check, np.int64(evaluator.next_seed()))
 
 
 def _run(game: Game, tree: SearchTree, evaluator, config: SearchConfig) -> None:

@@ -99,7 +99,7 @@ def test_mcts_bench_ratios_hold_everything_but_the_search_equal(monkeypatch):
     from engine.play.specs import make_player
 
     monkeypatch.setattr(mcts_bench, "openspiel_rate", lambda name, sims, seconds, searches=1: 1e6 * sims + searches)
-    monkeypatch.setattr(mcts_bench, "ours_rate", lambda name, cfg, seconds, trees=1, evaluator="rollout": 7.0)
+    monkeypatch.setattr(mcts_bench, "ours_rate", lambda name, cfg, seconds, trees=1, evaluator="rollout", compiled=True: 7.0)
     rows = mcts_bench.main(seconds=0.01, names=["connect4"])
     for r in rows:
         if r["ratio"] is None:

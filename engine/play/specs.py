@@ -29,21 +29,22 @@ DEFAULT_NETWORK_SIMULATIONS = 400
 class SearchDefaults:
     """How a searching player searches unless its spec says otherwise."""
 
-    sims_per_leaf: int  # leaves per wave = SIMS / sims_per_leaf, clamped to 1..16
+    sims_per_leaf: int  # leaves per wave = SIMS / sims_per_leaf, clamped to 1..max_leaves
+    max_leaves: int
     win_check: bool
     why: str
 
     def settings(self, simulations: int) -> dict:
         return {"num_simulations": simulations, "win_check": self.win_check,
-                "leaves_per_wave": max(1, min(16, simulations // self.sims_per_leaf))}
+                "leaves_per_wave": max(1, min(self.max_leaves, simulations // self.sims_per_leaf))}
 
 
 SEARCH_DEFAULTS = {
-    "mcts": SearchDefaults(128, False, why=(
-        "rollouts are cheap, so the per-wave Python cost dominates a one-leaf wave; SIMS/128 leaves "
-        "amortise it while virtual loss barely changes the search (docs/benchmarks.md: 8 leaves at "
-        "1000 simulations scored 0.478 against OpenSpiel's MCTSBot over 300 games, 31 leaves 0.457)")),
-    "network": SearchDefaults(64, True, why=(
+    "mcts": SearchDefaults(1, 1, False, why=(
+        "one leaf per wave, the search as written: rollout search runs whole in one compiled call "
+        "(mcts/compiled.py), so waves of several leaves no longer pay for themselves, and virtual "
+        "loss only blurs the search (docs/benchmarks.md has speed and strength at these settings)")),
+    "network": SearchDefaults(64, 16, True, why=(
         "a network pass costs far more than a wave's Python work, and batching leaves is what "
         "makes it cheap: SIMS/64 leaves per pass, as training's evaluation agent searches; the win "
         "check mends the network's blind spot for one-move wins and blocks (docs/METHODS.md)")),
