@@ -6,7 +6,8 @@ VNNI, quantized to int8. This is the table behind the evaluator's precision rule
 
 Then the memory a trainer's graphs hold: resident memory added by GRAPHS successive networks
 traced afresh (TorchScript frees none of them) against the same networks loaded into one
-GraphSlot, as the trainer does once per iteration.
+GraphSlot, as the trainer does once per iteration, and as int8 copies (what a `precision=int8`
+trainer still makes afresh each iteration).
 
     move37 bench network [--seconds S] [--games connect4,go9]
 """
@@ -70,15 +71,19 @@ def main(seconds: float = 1.0, names: list[str] | None = None) -> list[dict]:
         game = games.make(name)
         config = default_config(game)
         fresh, slot = graph_memory(game, config, False), graph_memory(game, config, True)
+        quantized = graph_memory(game, config, False, int8=True)
         print(f"{name} {config.name}: {GRAPHS} successive networks add {fresh:.0f} MiB resident traced afresh, "
-              f"{slot:.0f} MiB through one GraphSlot")
-        rows.append({"game": name, "network": config.name, "graphs": GRAPHS, "fresh_mib": fresh, "slot_mib": slot})
+              f"{slot:.0f} MiB through one GraphSlot, {quantized:.0f} MiB as int8 copies (measured on any CPU)")
+        rows.append({"game": name, "network": config.name, "graphs": GRAPHS, "fresh_mib": fresh, "slot_mib": slot,
+                     "int8_mib": quantized})
     return rows
 
 
-def graph_memory(game, config: NetworkConfig, slot: bool) -> float:
+def graph_memory(game, config: NetworkConfig, slot: bool, int8: bool = False) -> float:
     """Resident MiB added by GRAPHS networks' fp32 graphs (one forward pass each), after one
-    warm-up network: traced afresh each time, or loaded into one GraphSlot."""
+    warm-up network: traced afresh each time, or loaded into one GraphSlot; or with `int8`, the
+    int8 copies a `precision=int8` trainer makes once per iteration (quantized with FX, frozen:
+    no slot holds them yet)."""
     import gc
 
     from training.run import resident_mb
@@ -86,13 +91,17 @@ def graph_memory(game, config: NetworkConfig, slot: bool) -> float:
     net = PolicyValueNet(game.observation_shape, game.num_actions, config).eval()
     example = torch.zeros(1, *game.observation_shape).contiguous(memory_format=torch.channels_last)
     holder = GraphSlot()
+    calibration = torch.from_numpy(random_game_observations(game, 256)) if int8 else None
     kept = None
     for i in range(GRAPHS + 1):
         with torch.no_grad():
             for p in net.parameters():
                 p.mul_(0.99)
         fused = inference_copy(net)
-        kept = holder.load(fused, example) if slot else traced(fused, example)
+        if int8:
+            kept = int8_copy(fused, calibration)
+        else:
+            kept = holder.load(fused, example) if slot else traced(fused, example)
         with torch.inference_mode():
             kept(example)
         if i == 0:
