@@ -12,6 +12,8 @@ from pathlib import Path
 import numba
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import games
 import mcts
@@ -152,3 +154,23 @@ def test_old_versions_caches_are_pruned(tmp_path):
     os.utime(current, (month_ago, month_ago))  # the version in use is touched, never removed
     numba_cache._prune(current)
     assert current.exists() and recent.exists() and not old.exists()
+
+
+@settings(max_examples=12, deadline=None)
+@given(name=st.sampled_from(["connect4", "tictactoe", "go(size=5)", "othello"]), plies=st.integers(0, 8),
+       seed=st.integers(0, 2**16), sims=st.integers(1, 150), leaves=st.integers(1, 6),
+       algorithm=st.sampled_from(["puct", "gumbel"]), win_check=st.booleans())
+def test_compiled_equals_the_driver_from_random_positions(name, plies, seed, sims, leaves, algorithm, win_check):
+    game = games.make(name)
+    rng = np.random.default_rng(seed)
+    state = game.new_initial_state()
+    for _ in range(plies):
+        if state.is_terminal():
+            break
+        child = state.child(int(rng.choice(state.legal_actions())))
+        if child.is_terminal():
+            break
+        state = child
+    config = mcts.SearchConfig(num_simulations=sims, leaves_per_wave=leaves, algorithm=algorithm, win_check=win_check,
+                               max_considered=4)
+    assert_same_trees(*both(game, [state], config, rng=seed))
