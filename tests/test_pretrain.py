@@ -20,8 +20,10 @@ from training.pretrain import PretrainConfig, Pretrainer, make_trace
 
 
 def test_countdown_traces_are_legal_chains_that_never_reach_the_target():
+    """...and run until the numbers are used up, so the model never learns to stop early."""
     task = make_task("countdown")
     rng = np.random.default_rng(0)
+    lengths = []
     for _ in range(300):
         prompt, solution = make_trace(task, rng)
         numbers = tuple(int(x) for x in prompt.splitlines()[0].split()[1:])
@@ -30,6 +32,8 @@ def test_countdown_traces_are_legal_chains_that_never_reach_the_target():
         assert problem.prompt == prompt and target not in task.heldout_targets
         done, answer, steps = task.replay(problem, solution)
         assert steps == len(solution.splitlines()) >= 1 and answer is None and not task.check(problem, solution)
+        lengths.append(steps)
+    assert np.mean(np.array(lengths) == task.count - 1) > 0.95  # a chain stops early only when no step avoids the target
 
 
 def test_arith_traces_are_right_and_question_files_have_none(tmp_path):
