@@ -1,5 +1,9 @@
 """numba kernels over the tree arrays (see mcts/tree.py). They know nothing of any game.
 
+float32 entries (priors, raw values, Gumbel noise) are read through float(): numba promotes
+them to float64 anyway, and plain NumPy (NUMBA_DISABLE_JIT) would otherwise keep the arithmetic
+in float32 and break near-ties the other way.
+
 One simulation wave: `select` walks every tree and picks up to K leaves per tree (virtual
 loss keeps them apart), the driver expands and evaluates the new leaves, then `backup`
 writes priors and values back up every path.
@@ -39,7 +43,7 @@ def _sign(player):
 def _child_q(b, node, child, visits, value_sum, solved, solved_value, sgn):
     """Mean value of a visited child from the view of the player to move at `node`."""
     if solved[b, child]:
-        return sgn * solved_value[b, child]
+        return sgn * float(solved_value[b, child])
     return sgn * value_sum[b, child] / visits[b, child]
 
 
@@ -57,7 +61,7 @@ def _puct_choice(b, node, visits, value_sum, prior, legal, children, to_play, so
     for a in range(prior.shape[2]):
         ch = children[b, node, a]
         if ch >= 0 and visits[b, ch] > 0:
-            visited_prior += prior[b, node, a]
+            visited_prior += float(prior[b, node, a])
     fpu = sgn * value_sum[b, node] / max(n_parent, 1) - fpu_reduction * math.sqrt(visited_prior)
     if not math.isnan(fpu_value):
         fpu = fpu_value
@@ -73,7 +77,7 @@ def _puct_choice(b, node, visits, value_sum, prior, legal, children, to_play, so
         else:
             n = 0
             q = fpu
-        score = q + c * prior[b, node, a] * sqrt_n / (1.0 + n)
+        score = q + c * float(prior[b, node, a]) * sqrt_n / (1.0 + n)
         if score > best_score:
             best_score = score
             best = a
@@ -99,11 +103,11 @@ def _completed_q(b, node, visits, value_sum, raw_value, prior, legal, children, 
             max_n = max(max_n, n)
             q = _child_q(b, node, ch, visits, value_sum, solved, solved_value, sgn)
             out_q[a] = q
-            weighted += prior[b, node, a] * q
-            weight += prior[b, node, a]
+            weighted += float(prior[b, node, a]) * q
+            weight += float(prior[b, node, a])
         else:
             out_q[a] = np.nan
-    v_mix = sgn * raw_value[b, node]
+    v_mix = sgn * float(raw_value[b, node])
     if weight > 0:
         v_mix = (v_mix + total * weighted / weight) / (1.0 + total)
     for a in range(prior.shape[2]):
@@ -128,7 +132,7 @@ def _sigma(q, legal_row, max_n, c_visit, c_scale, out):
 
 @numba.njit(cache=True, nogil=True)
 def _log(p):
-    return math.log(p) if p > 0 else -30.0
+    return math.log(float(p)) if p > 0 else -30.0
 
 
 @numba.njit(cache=True, nogil=True)
@@ -146,7 +150,7 @@ def _gumbel_root_scores(b, visits, value_sum, raw_value, prior, legal, children,
         ch = children[b, 0, a]
         n = visits[b, ch] if ch >= 0 else 0
         if legal[b, 0, a] and n == considered_visit:
-            out[a] = gumbel[b, a] + _log(prior[b, 0, a]) + sig[a]
+            out[a] = float(gumbel[b, a]) + _log(prior[b, 0, a]) + sig[a]
         else:
             out[a] = NEG_INF
 
