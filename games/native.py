@@ -4,8 +4,9 @@ A native game keeps a position in one flat int64 array whose first slots form a 
 header (below); its rules are `@njit(cache=True, nogil=True)` kernels in the game's own file
 (they release the GIL, so that self-play threads search at once). This module holds the
 Python side only: `NativeGame` validates and converts, then calls the
-game's kernels, one call per batch. The header layout is repeated as literals in each game
-file (numba's cache would not notice an edit here); tests check that they agree.
+game's kernels, one call per batch. Each game file repeats the header layout as literals, so
+its kernels read at a glance; tests check that they agree (numba's cache, keyed by the sources
+in games/numba_cache.py, would notice an edit here too).
 """
 
 from __future__ import annotations
