@@ -11,11 +11,12 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from engine.llm.hfdir import make_model, make_tokenizer, save
 from games.math import make_task
-from training.expert import Candidate, problem_batch, select
+from training.expert import Candidate, problem_batch, relabel, select
 from training.pretrain import RULES_WRITE, lm_batch
 
 
@@ -28,6 +29,34 @@ def test_selection_rules():
     wrong = [Candidate("x\n", False, 1, 0.0), Candidate("y\n", False, 2, 0.0)]
     for rule in ("right_short", "right", "all"):
         assert select(wrong, rule) == []  # a problem with no right solution gives nothing, even to `all`
+
+
+def test_a_chain_that_missed_its_target_is_right_for_the_training_targets_it_reached():
+    task = make_task("countdown")
+    assert {15, 26} <= task.heldout_targets and not {24, 43, 86} & task.heldout_targets
+    p = task.make_problem((12, 3, 9, 50), 1000, "p")
+    chain = "12+3=15 [9 50 15]\n15+9=24 [50 24]\n50-24=26 [26]\n"  # 15 and 26 are held-out targets
+    assert task.hindsight(p, chain) == [(task.make_problem(p.numbers, 24, "p-hindsight-24"), chain[:chain.index("50-")])]
+    q = task.make_problem((40, 3, 43, 50), 1000, "q")
+    chain = "40+3=43 [43 50 43]\n43+43=86 [50 86]\n86*2=172\n"  # 43 is a given number; 172 out of range
+    assert task.hindsight(q, chain) == [(task.make_problem(q.numbers, 86, "q-hindsight-86"), chain[:chain.index("86*")])]
+    assert task.check(task.make_problem(q.numbers, 86, "r"), chain[:chain.index("86*")])
+    assert task.hindsight(q, "43+43=86 [40 3 50 86]\n") == []  # one 43 given: the rules refuse the step
+
+
+def test_relabelling_keeps_distinct_other_targets_at_their_shortest_prefix():
+    task = make_task("countdown")
+    assert not {27, 80} & task.heldout_targets
+    p = task.make_problem((20, 5, 4, 7), 80, "p")
+    long, short = "4*5=20 [20 7 20]\n20+7=27 [20 27]\n", "20+7=27 [5 4 27]\n"
+    own = "20*4=80 [5 7 80]\n"  # reaches the problem's own target: kept by the selection rule, not relabelled
+    cands = [Candidate(long, False, 9, -1.0), Candidate(short, False, 5, -1.0), Candidate(own, True, 5, -1.0)]
+    pairs = relabel(task, [p], [cands], 5, np.random.default_rng(0))
+    assert pairs == [(task.make_problem(p.numbers, 27, "x").prompt, short)]
+    two = [Candidate("20+5=25 [4 7 25]\n", False, 5, 0.0), Candidate(short, False, 5, 0.0)]
+    assert len(relabel(task, [p], [two], 5, np.random.default_rng(0))) == 2
+    assert len(relabel(task, [p] * 3, [two] * 3, 1, np.random.default_rng(0))) == 3  # one per problem
+    assert relabel(task, [p], [two], 0, np.random.default_rng(0)) == []
 
 
 def test_the_loss_is_on_the_solution_and_never_on_the_prompt_or_the_rules_results():

@@ -9,7 +9,10 @@ One iteration:
 3. each checked; per problem the selection rule keeps `right_short` (the shortest right
    solution, ties to the higher log-probability; the default), `right` (every distinct right
    one) or `all` (wrong ones too: the negative control); a problem with no right solution
-   gives nothing;
+   gives nothing; and, where the task can relabel (Countdown) and `hindsight` asks, more: a
+   generated chain is right for the targets it reached on the way, so a problem solved by
+   none of its samples still teaches which steps reach which numbers (Hindsight Experience
+   Replay, Andrychowicz et al. 2017; only training-split targets);
 4. `steps_per_iteration` optimizer steps on the kept solutions of the last `replay_iterations`
    iterations (loss on the solution's tokens only, not on what the rules compute, and no end
    token: the rules end a solution);
@@ -75,6 +78,8 @@ class ExpertConfig:
     steps_per_iteration: int = setting(4, "optimizer steps per iteration on the replay window (more: each kept "
                                           "solution is seen more often and sampling loses its variety)")
     replay_iterations: int = setting(8, "kept solutions of this many recent iterations are trained on")
+    hindsight: int = setting(0, "relabelled solutions kept per problem where the task can relabel (Countdown: a "
+                                "chain that missed its target is right for a target it did reach); 0: off")
     eval_problems: int = setting(1000, "fixed held-out problems, solved greedily after every iteration")
     eval_every: int = setting(50, "iterations between the costlier evaluations (vote:8 and the search), which "
                                   "take as long as several iterations")
@@ -91,7 +96,8 @@ class ExpertConfig:
         if self.generator != "sample" and not self.generator.startswith(("gumbel:", "mcts:")):
             raise ValueError(f"generator must be sample, gumbel:TOKENS or mcts:TOKENS, not {self.generator!r}.")
         if min(self.problems_per_iteration, self.samples, self.batch_size, self.steps_per_iteration,
-               self.replay_iterations, self.eval_problems, self.eval_every) < 1 or self.minutes <= 0:
+               self.replay_iterations, self.eval_problems, self.eval_every) < 1 or self.minutes <= 0 \
+                or self.hindsight < 0:
             raise ValueError("counts must be at least 1 and minutes above 0.")
 
 
@@ -112,6 +118,26 @@ def select(candidates: list[Candidate], rule: str) -> list[Candidate]:
     if rule == "right_short":
         return [min(right, key=lambda c: (c.tokens, -c.logprob))]
     return right if rule == "right" else distinct
+
+
+def relabel(task: Task, problems: list[Problem], cands: list[list[Candidate]], per_problem: int,
+            rng: np.random.Generator) -> list[tuple[str, str]]:
+    """Up to `per_problem` hindsight solutions per problem, (prompt, solution) pairs: each a
+    distinct target some generated chain reached on the way (not the problem's own), chosen at
+    random, at the shortest prefix any chain reached it with."""
+    if not per_problem or not hasattr(task, "hindsight"):
+        return []
+    out = []
+    for p, cs in zip(problems, cands):
+        best: dict[str, str] = {}
+        for c in cs:
+            for q, prefix in task.hindsight(p, c.text):
+                if q.target != p.target and (q.prompt not in best or len(prefix) < len(best[q.prompt])):
+                    best[q.prompt] = prefix
+        keys = sorted(best)
+        for i in rng.permutation(len(keys))[:per_problem]:
+            out.append((keys[i], best[keys[i]]))
+    return out
 
 
 def problem_batch(task: Task, seed: int, position: int, n: int) -> list[Problem]:
@@ -264,7 +290,9 @@ class ExpertIteration:
                 problems = problem_batch(self.task, cfg.seed, self.position, cfg.problems_per_iteration)
                 cands, generated = self.generate(problems)
                 kept = [(p.prompt, c.text) for p, cs in zip(problems, cands) for c in select(cs, cfg.select)]
-                self.replay = (self.replay + [kept])[-cfg.replay_iterations:]
+                relabelled = relabel(self.task, problems, cands, cfg.hindsight if cfg.learner == "expert" else 0,
+                                     np.random.default_rng([cfg.seed, self.iteration, 13]))
+                self.replay = (self.replay + [kept + relabelled])[-cfg.replay_iterations:]
                 outcomes = [(p.prompt + "".join(c.text.splitlines(keepends=True)[:k]), 1.0 if c.correct else -1.0)
                             for p, cs in zip(problems, cands) for c in cs
                             for k in range(len(c.text.splitlines()) + (not c.text))]
@@ -279,7 +307,7 @@ class ExpertIteration:
                 self.iteration += 1
                 self.position += 1
                 metrics = {"iteration": self.iteration, "first_problem": problems[0].id, "loss": loss,
-                           "value_loss": value_loss, "kept": len(kept),
+                           "value_loss": value_loss, "kept": len(kept), "hindsight": len(relabelled),
                            "solved_share": float(np.mean([any(c.correct for c in cs) for cs in cands])),
                            "generated_tokens": generated}
                 metrics.update(self.evaluate(self.iteration % cfg.eval_every == 0))

@@ -231,6 +231,28 @@ class Countdown(Task):
             return False
         return v.value == problem.target
 
+    def hindsight(self, problem: Problem, solution: str) -> list[tuple[Problem, str]]:
+        """The problems this solution solves as far as it goes: for each step, the problem with
+        the same numbers whose target is that step's result, and the solution up to that step
+        (Hindsight Experience Replay's relabelling, with a chain of steps as the episode). Only
+        targets the training split draws (in range, not held out, not a given number) count, and
+        each once, at its shortest prefix: a wrong chain for 57 is a right one for its results."""
+        out, lines, seen = [], solution.splitlines(keepends=True), set()
+        for k in range(len(lines)):
+            m = _STEP.match(lines[k])
+            if not m:
+                break
+            c = apply(int(m.group(1)), m.group(2), int(m.group(3)))
+            if (c is None or c in seen or not self.target_low <= c <= self.target_high or c in self.heldout_targets
+                    or c in problem.numbers):
+                continue
+            seen.add(c)
+            relabelled = self.make_problem(problem.numbers, c, f"{problem.id}-hindsight-{c}")
+            prefix = "".join(lines[:k + 1])
+            if self.check(relabelled, prefix):  # the rules agree that the prefix reaches it
+                out.append((relabelled, prefix))
+        return out
+
     def reward(self, problem: Problem, solution: str) -> float:
         """TinyZero's shaped reward (with `shaped=true`): 1 right, 0.1 well-formed but wrong, 0
         malformed; else 1 or 0."""
