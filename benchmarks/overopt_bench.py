@@ -1,14 +1,15 @@
 """Over-optimisation of a learned reward, measured as Gao, Schulman and Hilton (2022) did, and
 the guard that stops it without seeing the gold reward.
 
-    move37 bench overopt [--seeds 3] [--policy builtin] [--problems 32] [--out runs/bench/overopt]
+    move37 bench overopt [--seeds 3] [--policy builtin] [--problems 32] [--samples 1024]
+                         [--out runs/bench/overopt]
 
 Per seed, on the `reviews` task with its hidden people (games/text/people.py) standing in for
 raters:
 1. preference data: PAIRS pairs of the base model's outputs, labelled by the people with
    Bradley-Terry noise (`move37 prefs`);
 2. a reward-model ensemble on them (`move37 reward`; member 0 is the proxy optimised);
-3. best-of-n: SAMPLES outputs of the base model for each of `--problems` held-out prompts;
+3. best-of-n: `--samples` outputs of the base model for each of `--problems` held-out prompts;
    proxy and gold of best-of-n for n = 1, 2, 4, ... by the unbiased estimator, against
    d = sqrt(log n - (n - 1) / n);
 4. RL: GRPO against the proxy with a small KL penalty (`move37 train reviews --reward DIR
@@ -40,7 +41,7 @@ from training.reward import RewardConfig, RewardEnsemble, RewardTrainer
 from training.rlhf import RLHF, RLHFConfig
 
 PAIRS = 2000
-SAMPLES = 256  # base-model outputs per prompt for best-of-n
+SAMPLES = 1024  # base-model outputs per prompt for best-of-n: at 256 the gold had not turned on 2 seeds of 3
 RL_STEPS = 100
 RL = dict(learning_rate=5e-5, kl_coef=0.005, eval_every=5, eval_prompts=32, eval_samples=4)
 
@@ -61,7 +62,7 @@ def best_of_n_curve(task, policy, ensemble, problems, samples: int, seed: int) -
              "gold": float(gold_at[:, j].mean())} for j, n in enumerate(ns)]
 
 
-def one_seed(task, policy_spec: str, init: str, seed: int, prompts: int, out: str) -> dict:
+def one_seed(task, policy_spec: str, init: str, seed: int, prompts: int, out: str, samples: int = SAMPLES) -> dict:
     os.makedirs(out, exist_ok=True)
     prefs = os.path.join(out, "prefs.jsonl")
     policy = make_policy(policy_spec, task.name)
@@ -79,11 +80,11 @@ def one_seed(task, policy_spec: str, init: str, seed: int, prompts: int, out: st
                       resume=os.path.exists(os.path.join(reward_dir, "state.json"))).run()
     with open(os.path.join(reward_dir, "reward.json")) as f:
         info = json.load(f)
-    bon_path = os.path.join(out, "bon.json")
+    bon_path = os.path.join(out, f"bon-{samples}.json")
     if not os.path.exists(bon_path):
         ensemble = RewardEnsemble(reward_dir)
         curve = best_of_n_curve(task, policy, ensemble, task.problems("heldout", prompts, seed=100 + seed),
-                                SAMPLES, seed)
+                                samples, seed)
         with open(bon_path, "w") as f:
             json.dump(curve, f)
     with open(bon_path) as f:
@@ -152,7 +153,8 @@ def plot(results: list[dict], path: str) -> None:
     fig.savefig(path, dpi=110)
 
 
-def main(names=None, seeds: int = 3, policy: str = "builtin", problems: int = 32, out: str | None = None) -> dict:
+def main(names=None, seeds: int = 3, policy: str = "builtin", problems: int = 32, samples: int = SAMPLES,
+         out: str | None = None) -> dict:
     task = make_task("reviews")
     out = out or os.path.join("runs", "bench", "overopt")
     if policy.startswith("builtin"):
@@ -166,7 +168,7 @@ def main(names=None, seeds: int = 3, policy: str = "builtin", problems: int = 32
         raise ValueError(f"{policy} is not a local model directory; the benchmark trains from one.")
     results = []
     for seed in range(seeds):
-        r = one_seed(task, policy, init, seed, problems, os.path.join(out, f"seed-{seed}"))
+        r = one_seed(task, policy, init, seed, problems, os.path.join(out, f"seed-{seed}"), samples)
         results.append(r)
         g = r["guard"]
         print(f"seed {seed}: reward-model accuracy {r['reward']['ensemble_accuracy']:.1%} "
@@ -183,8 +185,8 @@ def main(names=None, seeds: int = 3, policy: str = "builtin", problems: int = 32
     print(f"gold fits: best-of-n d(alpha - beta d) alpha {fits['bon']['gold']['alpha']:.3f} beta "
           f"{fits['bon']['gold']['beta']:.3f}; RL d(alpha - beta log d) alpha {fits['rl']['gold']['alpha']:.3f} "
           f"beta {fits['rl']['gold']['beta']:.3f}")
-    summary = {"command": f"move37 bench overopt --seeds {seeds} --problems {problems}", "pairs": PAIRS,
-               "bon_samples": SAMPLES, "rl_steps": RL_STEPS, "rl": RL, "fits": fits, "seeds": results}
+    summary = {"command": f"move37 bench overopt --seeds {seeds} --problems {problems} --samples {samples}",
+               "pairs": PAIRS, "bon_samples": samples, "rl_steps": RL_STEPS, "rl": RL, "fits": fits, "seeds": results}
     with open(os.path.join(out, "overopt.json"), "w") as f:
         json.dump(summary, f, indent=1)
     plot(results, os.path.join(out, "overopt.png"))

@@ -1,8 +1,11 @@
 """Solve rate against generated tokens per problem, for every method at budgets doubling from
 the greedy cost: the figure a reasoning search has to win (at equal tokens, not equal calls).
 
-    move37 bench reason [--games countdown,arith] [--problems 1000] [--seeds 3] [--policy builtin]
+    move37 bench reason [--games countdown,arith] [--problems 1000] [--seeds 3] [--policy builtin[,SPEC...]]
                         [--budgets 64,128,...] [--methods sample,vote,best,beam,mcts,gumbel] [--out DIR]
+
+Several policies (comma-separated specs) are measured on the same problems and budgets and drawn
+on one plot: a trained policy beside its base model shows whether search and learning compound.
 
 For each task: greedy once (its tokens per problem set the first budget, twice the greedy
 cost, unless --budgets is given), then each method at each budget and seed on the same held-out
@@ -82,23 +85,24 @@ def main(seconds: float | None = None, names: list[str] | None = None, problems:
     unknown = set(methods or ()) - set(METHODS)
     if unknown:
         raise ValueError(f"unknown method {sorted(unknown)[0]!r} for bench reason; choose from {', '.join(METHODS)}.")
-    rows = []
-    for name in names or ["countdown", "arith"]:
+    rows, plans = [], {}
+    for name, spec in ((n, s.strip()) for n in names or ["countdown", "arith"] for s in policy.split(",")):
         task = make_task(name)
-        if policy.strip() == "builtin":
+        if spec == "builtin":
             from engine.cli_llm import ensure_builtin
 
             ensure_builtin(task)
-        pol = make_policy(policy, task.name)
+        pol = make_policy(spec, task.name)
         probs = task.problems("heldout", problems, 0)
         greedy = run_method(task, probs, pol, "greedy", 1)
         cost = greedy["tokens_per_problem"]
-        plan = budgets or [int(round(cost * 2 ** i)) for i in range(1, 6)]
+        # every policy of a task at the first one's budgets
+        plan = budgets or plans.setdefault(name, [int(round(cost * 2 ** i)) for i in range(1, 6)])
         sample_cost = run_method(task, probs, pol, "vote:8", 1)["tokens_per_problem"] / 8
-        print(f"{task.name}: {len(probs)} held-out problems x {seeds} seeds, policy {pol.name}; greedy solves "
+        print(f"{task.name}: {len(probs)} held-out problems x {seeds} seeds, policy {spec}; greedy solves "
               f"{greedy['solve_rate']:.1%} with {cost:.1f} tokens per problem", flush=True)
         print(f"{'budget':>7} {'method':>16} {'solved':>7} {'95% interval':>15} {'tokens':>8} {'policy share':>13}")
-        rows.append(dict(greedy, task=task.name, budget=round(cost)))
+        rows.append(dict(greedy, task=task.name, budget=round(cost), policy=spec))
         for budget in plan:
             for m in methods or METHODS:
                 if m == "sample" and not task.checks_at_search_time:
@@ -106,7 +110,7 @@ def main(seconds: float | None = None, names: list[str] | None = None, problems:
                 if m == "best" and getattr(pol, "value_head", None) is None:
                     continue  # best-of-N ranks by a value head the policy does not have
                 row = dict(run_method(task, probs, pol, method_for(m, budget, sample_cost), seeds), task=task.name,
-                           budget=budget, family=m)
+                           budget=budget, family=m, policy=spec)
                 rows.append(row)
                 print(f"{budget:>7} {row['method']:>16} {row['solve_rate']:>7.1%} "
                       f"{row['low']:>6.1%} to {row['high']:>5.1%} {row['tokens_per_problem']:>8.1f} "
@@ -129,14 +133,16 @@ def _plot(rows: list[dict], path: str) -> None:
         return
     tasks = sorted({r["task"] for r in rows})
     fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4.5), squeeze=False)
+    policies = list(dict.fromkeys(r.get("policy") for r in rows))
     for ax, task in zip(axes[0], tasks):
-        for fam in METHODS:
+        for (k, spec), (j, fam) in ((a, b) for a in enumerate(policies) for b in enumerate(METHODS)):
             pts = sorted((r["tokens_per_problem"], r["solve_rate"], r["low"], r["high"]) for r in rows
-                         if r["task"] == task and r.get("family") == fam)
+                         if r["task"] == task and r.get("family") == fam and r.get("policy") == spec)
             if pts:
                 x, y, lo, hi = zip(*pts)
-                ax.errorbar(x, y, yerr=[[a - b for a, b in zip(y, lo)], [b - a for a, b in zip(y, hi)]], marker="o",
-                            capsize=3, label=fam)
+                ax.errorbar(x, y, yerr=[[a - b for a, b in zip(y, lo)], [b - a for a, b in zip(y, hi)]], marker="os^"[k % 3],
+                            capsize=3, color=f"C{j}", linestyle=("-", "--", ":")[k % 3],
+                            label=fam if len(policies) == 1 else f"{fam}, {spec}")
         ax.set_xscale("log", base=2)
         ax.set_xlabel("generated tokens per problem")
         ax.set_ylabel("solve rate")

@@ -327,7 +327,7 @@ def cmd_bench(args) -> int:
     module = importlib.import_module(BENCHMARKS[args.what])
     kwargs = {} if args.seconds is None else {"seconds": args.seconds}
     accepted = inspect.signature(module.main).parameters
-    for key, convert in (("precision", str), ("problems", int), ("seeds", int), ("policy", str), ("out", str),
+    for key, convert in (("precision", str), ("problems", int), ("seeds", int), ("samples", int), ("policy", str), ("out", str),
                          ("budgets", lambda v: [int(x) for x in v.split(",")]), ("methods", lambda v: v.split(","))):
         value = getattr(args, key, None)
         if value is None:
@@ -420,8 +420,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--games", default=None, help="comma-separated subset of games")
     s.add_argument("--precision", default=None, help="selfplay: network precision, auto|fp32|bf16|int8 (default auto)")
     s.add_argument("--problems", default=None, help="reason, countdown: held-out problems per task (default 1000)")
-    s.add_argument("--seeds", default=None, help="reason: seeds per method and budget (default 3)")
-    s.add_argument("--policy", default=None, help="reason: the policy spec (default builtin)")
+    s.add_argument("--seeds", default=None, help="reason, overopt: seeds (default 3)")
+    s.add_argument("--samples", default=None, help="overopt: base-model outputs per prompt for best-of-n (default 1024)")
+    s.add_argument("--policy", default=None, help="reason: the policy spec, or several separated by commas, "
+                   "measured side by side (default builtin)")
     s.add_argument("--budgets", default=None, help="reason: generated tokens per problem, comma-separated "
                    "(default: 2, 4, 8, 16 and 32 times the greedy cost)")
     s.add_argument("--methods", default=None, help="reason: comma-separated subset of sample,vote,best,beam,mcts,gumbel")

@@ -59,6 +59,25 @@ def test_reason_bench_compares_methods_on_the_same_problems_and_writes_its_figur
         reason_bench.main(names=["countdown"], methods=["greedy"], out=str(tmp_path))
 
 
+def test_reason_bench_puts_several_policies_on_the_first_ones_budgets(tmp_path, monkeypatch):
+    """A trained policy beside its base model: both on the same problems, at the budgets planned
+    from the first policy's greedy cost, and each row says whose it is."""
+    from benchmarks import reason_bench
+    from tests.fake_policy import FakePolicy
+
+    made = []
+    monkeypatch.setattr(reason_bench, "make_policy", lambda spec, task=None: made.append(spec) or
+                        FakePolicy(junk=0.0 if spec == "a" else 0.3))
+    rows = reason_bench.main(names=["countdown"], problems=3, seeds=1, policy="a, b", methods=["gumbel"],
+                             out=str(tmp_path))
+    assert made == ["a", "b"]
+    greedy = {r["policy"]: r for r in rows if "family" not in r}
+    plan = [round(greedy["a"]["tokens_per_problem"] * 2 ** i) for i in range(1, 6)]
+    for spec in ("a", "b"):
+        assert [r["budget"] for r in rows if r.get("policy") == spec and r.get("family")] == plan
+    assert (tmp_path / "reason.json").exists()
+
+
 def test_countdown_bench_sorts_every_refused_step_by_why(monkeypatch):
     import engine.llm.specs
     from benchmarks import countdown_stats
