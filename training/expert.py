@@ -96,9 +96,10 @@ class ExpertConfig:
         if self.generator != "sample" and not self.generator.startswith(("gumbel:", "mcts:")):
             raise ValueError(f"generator must be sample, gumbel:TOKENS or mcts:TOKENS, not {self.generator!r}.")
         if min(self.problems_per_iteration, self.samples, self.batch_size, self.steps_per_iteration,
-               self.replay_iterations, self.eval_problems, self.eval_every) < 1 or self.minutes <= 0 \
-                or self.hindsight < 0:
+               self.replay_iterations, self.eval_problems, self.eval_every) < 1 or self.minutes <= 0:
             raise ValueError("counts must be at least 1 and minutes above 0.")
+        if self.hindsight < 0:
+            raise ValueError("hindsight must be 0 (off) or more.")
 
 
 @dataclass(frozen=True)
