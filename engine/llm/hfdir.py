@@ -56,21 +56,47 @@ def make_model(tokenizer, size: str = "small", max_length: int = 256, seed: int 
 
 
 def save(model, tokenizer, directory: str) -> None:
-    """Write a model directory atomically: into a sibling temporary directory, then renamed."""
-    parent = os.path.dirname(os.path.abspath(directory))
-    os.makedirs(parent, exist_ok=True)
-    tmp = directory.rstrip("/") + ".tmp"
+    """Write a model directory atomically: into a sibling `.tmp` directory, then renamed over the
+    old one (kept as `.old` between the two renames). A save killed at any point leaves the last
+    complete model readable (`model_dir` falls back to `.old`), and the next save starts clean."""
+    import shutil
+
+    directory = directory.rstrip("/")
+    tmp, old = directory + ".tmp", directory + ".old"
+    os.makedirs(os.path.dirname(os.path.abspath(directory)), exist_ok=True)
+    recover(directory)
+    shutil.rmtree(tmp, ignore_errors=True)  # a killed save's partial files must not survive
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
     if os.path.isdir(directory):
-        old = directory.rstrip("/") + ".old"
         os.replace(directory, old)
-        os.replace(tmp, directory)
-        import shutil
+    os.replace(tmp, directory)
+    shutil.rmtree(old, ignore_errors=True)
 
-        shutil.rmtree(old, ignore_errors=True)
+
+def recover(directory: str) -> None:
+    """Undo what a killed `save` left: the model put back from `.old` when it was killed between
+    its renames, a stale `.old` removed when the new directory is complete. For writers only; a
+    reader uses `last_complete`, which changes nothing on disk."""
+    import shutil
+
+    directory = directory.rstrip("/")
+    old = directory + ".old"
+    if not os.path.isdir(old):
+        return
+    if not os.path.exists(directory) and is_model_dir(old):
+        os.replace(old, directory)
     else:
-        os.replace(tmp, directory)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def last_complete(directory: str) -> str | None:
+    """`directory` when it holds a model, else the `.old` a save killed between its renames left."""
+    directory = directory.rstrip("/")
+    for candidate in (directory, directory + ".old"):
+        if is_model_dir(candidate):
+            return candidate
+    return None
 
 
 def is_model_dir(directory: str) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 
-from engine.llm.hfdir import is_model_dir
+from engine.llm.hfdir import last_complete
 from engine.llm.policy import PolicyError
 
 SPEC_FORMS = ["builtin", "builtin:DIR", "hf:DIR", "openai:URL[,model=NAME,...]"]
@@ -31,8 +31,8 @@ def builtin_run_dir(task_name: str) -> str:
 def model_dir(path: str) -> str | None:
     """The model directory at `path`: itself, or a run directory's `model/`."""
     for candidate in (path, os.path.join(path, "model")):
-        if is_model_dir(candidate):
-            return candidate
+        if found := last_complete(candidate):
+            return found
     return None
 
 
