@@ -92,6 +92,34 @@ def test_a_problems_samples_are_the_same_alone_and_in_a_batch_of_16(which, built
     assert len({p.text for c in batched for p in c.proposals}) > 8  # seeds differ across problems
 
 
+def reference_sample(policy, prefix: str, seed: int, j: int, stop: str, max_tokens: int) -> list[int]:
+    """One sample drawn the plain way: no cache, no batch, a full forward pass per token, the
+    same per-sample generator and Gumbel-max rule."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + j)
+    ids, out = policy.encode(prefix), []
+    with torch.no_grad():
+        for _ in range(max_tokens):
+            logp = torch.log_softmax(policy.model(input_ids=torch.tensor([ids + out])).logits.float()[0, -1], -1)
+            gumbel = -torch.log(-torch.log(torch.rand(logp.shape[0], generator=g).clamp(1e-20, 1.0 - 1e-7)))
+            out.append(int((logp + gumbel).argmax()))
+            if out[-1] == policy.eos or stop in policy.tokenizer.decode(out):
+                break
+    return out
+
+
+def test_batched_sampling_with_finished_rows_dropped_equals_plain_sampling(builtin_dir):
+    """Rows end at different lengths, so the batch shrinks mid-generation; every sample must
+    still be the one a plain, cache-free loop draws with its generator."""
+    policy = make_policy(f"builtin:{builtin_dir}")
+    prefixes = [p.prompt for p in make_task("countdown").problems("heldout", 2, 0)]
+    got = policy.propose(prefixes, 12, ("\n",), [7, 8], max_tokens=40)
+    lengths = {p.tokens for c in got for p in c.proposals}
+    assert min(lengths) < 20 and max(lengths) == 40  # rows did end while others went on
+    for prefix, seed, cands in zip(prefixes, [7, 8], got):
+        for j, p in enumerate(cands.proposals):
+            assert list(p.ids) == reference_sample(policy, prefix, seed, j, "\n", 40)
+
+
 def test_solving_charges_every_token_and_is_batch_independent(builtin_dir):
     task = make_task("countdown")
     problems = task.problems("heldout", 6, 0)

@@ -2,7 +2,8 @@
 and `hf:DIR` (any local model directory). Batched sampling with a KV cache: each distinct prefix
 is run once, its cache copied for its k samples; every sampled row draws its noise from its
 own generator (Gumbel-max), seeded per prefix and sample, so a prefix's samples are the same
-alone and in any batch. Device auto: CUDA when present, with bf16 there; fp32 on a CPU."""
+alone and in any batch; finished rows leave the batch, so it runs as long as its rows, not as
+long as its longest row. Device auto: CUDA when present, with bf16 there; fp32 on a CPU."""
 
 from __future__ import annotations
 
@@ -106,24 +107,27 @@ class LocalPolicy:
         tops = [[] for _ in range(rows)]
         done = np.zeros(rows, bool)
         texts = [""] * rows
+        live = np.arange(rows)  # the rows still in the batch, in batch order (finished ones are pruned)
         for _ in range(max_tokens):
             logp = torch.log_softmax(logits, dim=-1)
             if temperature == 0:
                 chosen = logp.argmax(-1)
             else:
-                noise = torch.stack([torch.rand(logp.shape[1], generator=g) for g in gens]).to(self.device)
+                noise = torch.stack([torch.rand(logp.shape[1], generator=gens[r]) for r in live]).to(self.device)
                 gumbel = -torch.log(-torch.log(noise.clamp(1e-20, 1.0 - 1e-7)))
                 chosen = (logp / temperature + gumbel).argmax(-1)
             picked = logp.gather(1, chosen[:, None])[:, 0].tolist()
             chosen_list = chosen.tolist()
             if top > 0:
                 top_v, top_i = (x.tolist() for x in logp.topk(min(top, logp.shape[1]), -1))
-            for r in np.flatnonzero(~done):
-                tok = chosen_list[r]
+            for j, r in enumerate(live):
+                if done[r]:
+                    continue
+                tok = chosen_list[j]
                 out_ids[r].append(tok)
-                token_logps[r].append(picked[r])
+                token_logps[r].append(picked[j])
                 if top > 0:
-                    tops[r].append({self._piece(i): v for i, v in zip(top_i[r], top_v[r])})
+                    tops[r].append({self._piece(i): v for i, v in zip(top_i[j], top_v[j])})
                 if tok == self.eos:
                     done[r] = True
                     texts[r] = ""
@@ -136,7 +140,12 @@ class LocalPolicy:
                     done[r] = True
             if done.all():
                 break
-            mask = torch.cat([mask, torch.ones(rows, 1, dtype=mask.dtype, device=self.device)], 1)
+            going = ~done[live]
+            if going.sum() <= 0.75 * len(live):  # drop finished rows: the batch shrinks as rows end
+                keep = torch.from_numpy(np.flatnonzero(going)).to(self.device)
+                live, chosen, mask, next_pos = live[going], chosen[keep], mask[keep], next_pos[keep]
+                cache.batch_select_indices(keep)
+            mask = torch.cat([mask, torch.ones(len(live), 1, dtype=mask.dtype, device=self.device)], 1)
             out = self.model(input_ids=chosen[:, None], attention_mask=mask, position_ids=next_pos,
                              use_cache=True, **{self._cache_arg: cache})
             cache, logits = _cache_of(out), out.logits[:, -1].float()
