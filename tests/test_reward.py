@@ -148,3 +148,19 @@ def test_the_reward_model_and_optimisers_never_import_the_hidden_gold_scorer(mod
     code = f"import sys, {module}; print(any('people' in m for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_scores_in_length_sorted_batches_come_back_in_the_order_given(tiny_init):
+    """Rows are batched by length to save padding; each row's score must still be the one it gets
+    scored alone, at its own position."""
+    from training.reward import load_member, raw_scores
+
+    model, tokenizer = load_member(str(tiny_init), "cpu")
+    outputs = ["the bed was great. the staff were kind. the view was lovely.\n", "ok.\n", "the bed was bland.\n",
+               "i loved the pool.\n", "the food was cold. the room was small.\n"]
+    prompts = ["review: hotel\n"] * len(outputs)
+    with torch.no_grad():
+        together = raw_scores(model, tokenizer, prompts, outputs, batch=2).numpy()
+        alone = np.array([raw_scores(model, tokenizer, [p], [o]).item() for p, o in zip(prompts, outputs)])
+    assert len(set(np.round(alone, 4))) == len(alone)  # distinct, so an order mix-up would show
+    assert together == pytest.approx(alone, abs=1e-4)

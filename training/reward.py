@@ -85,12 +85,21 @@ def encode(tokenizer, prompts: list[str], outputs: list[str], device):
 
 
 def raw_scores(model, tokenizer, prompts: list[str], outputs: list[str], batch: int = 256) -> torch.Tensor:
+    """Each (prompt, output)'s score, in the order given. Rows are scored in batches of similar
+    length, since a batch pads to its longest row: many short outputs and a few long ones (a
+    best-of-n pool) would otherwise cost several times their tokens."""
     device = next(model.parameters()).device
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]) + len(outputs[i]))
     out = []
-    for start in range(0, len(prompts), batch):
-        ids, mask = encode(tokenizer, prompts[start:start + batch], outputs[start:start + batch], device)
+    for start in range(0, len(order), batch):
+        rows = order[start:start + batch]
+        ids, mask = encode(tokenizer, [prompts[i] for i in rows], [outputs[i] for i in rows], device)
         out.append(model(input_ids=ids, attention_mask=mask).logits[:, 0].float())
-    return torch.cat(out) if out else torch.zeros(0)
+    if not out:
+        return torch.zeros(0)
+    inverse = torch.empty(len(order), dtype=torch.long)
+    inverse[order] = torch.arange(len(order))
+    return torch.cat(out)[inverse.to(device)]
 
 
 class RewardEnsemble:
