@@ -315,7 +315,8 @@ def cmd_train(args) -> int:
 BENCHMARKS = {"games": "benchmarks.games_bench", "mcts": "benchmarks.mcts_bench",
               "selfplay": "benchmarks.selfplay_bench", "network": "benchmarks.network_bench",
               "llm": "benchmarks.llm_bench", "countdown": "benchmarks.countdown_stats",
-              "reason": "benchmarks.reason_bench", "overopt": "benchmarks.overopt_bench", "ray": "benchmarks.ray_bench"}
+              "reason": "benchmarks.reason_bench", "overopt": "benchmarks.overopt_bench", "ray": "benchmarks.ray_bench",
+              "learners": "benchmarks.learners_bench"}
 
 
 def cmd_bench(args) -> int:
@@ -415,19 +416,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_rlhf_commands(sub)
 
     s = sub.add_parser("bench", help="speed benchmarks that print figures")
-    s.add_argument("what", help="which benchmark: games, mcts, selfplay, network, llm, countdown, reason, overopt, ray")
-    s.add_argument("--seconds", type=float, default=None, help="time per measurement")
+    s.add_argument("what", help="which benchmark: games, mcts, selfplay, network, llm, countdown, reason, overopt, ray, learners")
+    s.add_argument("--seconds", type=float, default=None, help="time per measurement (learners: training time per arm, default 900)")
     s.add_argument("--games", default=None, help="comma-separated subset of games")
     s.add_argument("--precision", default=None, help="selfplay: network precision, auto|fp32|bf16|int8 (default auto)")
-    s.add_argument("--problems", default=None, help="reason, countdown: held-out problems per task (default 1000)")
-    s.add_argument("--seeds", default=None, help="reason, overopt: seeds (default 3)")
+    s.add_argument("--problems", default=None, help="reason, countdown, learners: held-out problems per task (default 1000)")
+    s.add_argument("--seeds", default=None, help="reason, overopt: seeds (default 3); learners: seeds (default 1)")
     s.add_argument("--samples", default=None, help="overopt: base-model outputs per prompt for best-of-n (default 256)")
     s.add_argument("--policy", default=None, help="reason: the policy spec, or several separated by commas, "
-                   "measured side by side (default builtin)")
+                   "measured side by side (default builtin); overopt, learners: the base model")
     s.add_argument("--budgets", default=None, help="reason: generated tokens per problem, comma-separated "
                    "(default: 2, 4, 8, 16 and 32 times the greedy cost)")
-    s.add_argument("--methods", default=None, help="reason: comma-separated subset of sample,vote,best,beam,mcts,gumbel")
-    s.add_argument("--out", default=None, help="reason: where reason.json and reason.png go (default runs/bench)")
+    s.add_argument("--methods", default=None, help="reason: comma-separated subset of sample,vote,best,beam,mcts,gumbel; "
+                   "learners: of right_short,right,all,search,grpo")
+    s.add_argument("--out", default=None, help="reason, overopt, learners: where their JSON and plot go (default runs/bench/...)")
     s.set_defaults(func=cmd_bench)
     return p
 

@@ -140,3 +140,30 @@ def test_games_bench_compares_playouts_with_playouts(monkeypatch):
     row = games_bench.main(seconds=0.01, names=["go9"])[0]
     assert row["ratio_per_playout"] == 2.0 and row["cpp_moves_per_s"] == 50.0 * 200
     assert row["ratio_per_move"] == 10000.0 / 10000.0  # shorter native games: per move it is even
+
+
+def test_learners_bench_trains_each_arm_from_the_same_base_and_skips_finished_arms(tmp_path):
+    """Two arms on a tiny model for one iteration each: each run directory holds its arm's
+    settings and the same base, the summary holds both, and a rerun trains nothing again."""
+    import json
+
+    from benchmarks import learners_bench
+    from engine.llm.hfdir import make_model, make_tokenizer, save
+
+    init = tmp_path / "init"
+    tok = make_tokenizer()
+    save(make_model(tok, "tiny", seed=4), tok, str(init))
+    small = dict(problems_per_iteration=4, samples=2, steps_per_iteration=1, batch_size=4)
+    kwargs = dict(seconds=0.01, methods=["right_short", "all"], policy=f"builtin:{init}", problems=6,
+                  out=str(tmp_path / "out"), settings=small)
+    summary = learners_bench.main(**kwargs)
+    assert set(summary["arms"]) == {"right_short", "all"} and 0 <= summary["base_greedy"] <= 1
+    for arm, select in (("right_short", "right_short"), ("all", "all")):
+        config = json.loads((tmp_path / "out" / f"{arm}-seed0" / "config.json").read_text())
+        assert config["select"] == select and config["init"] == str(init) and config["eval_problems"] == 6
+        assert summary["arms"][arm]["iterations"] == 1
+    again = learners_bench.main(**kwargs)
+    assert again["arms"]["all"]["rows"] == summary["arms"]["all"]["rows"]  # finished arms are not trained again
+    assert json.loads((tmp_path / "out" / "learners.json").read_text())["base_greedy"] == summary["base_greedy"]
+    with pytest.raises(ValueError, match="unknown arm 'ppo'"):
+        learners_bench.main(methods=["ppo"], out=str(tmp_path / "x"))
