@@ -1,7 +1,7 @@
 """Over-optimisation of a learned reward, measured as Gao, Schulman and Hilton (2022) did, and
 the guard that stops it without seeing the gold reward.
 
-    move37 bench overopt [--seeds 3] [--policy builtin] [--problems 32] [--samples 256]
+    move37 bench overopt [--seeds 3] [--policy builtin] [--problems 32] [--samples 1024]
                          [--out runs/bench/overopt]
 
 Per seed, on the `reviews` task with its hidden people (games/text/people.py) standing in for
@@ -41,7 +41,7 @@ from training.reward import RewardConfig, RewardEnsemble, RewardTrainer
 from training.rlhf import RLHF, RLHFConfig
 
 PAIRS = 2000
-SAMPLES = 256  # base-model outputs per prompt for best-of-n (docs/RLHF.md: 1,024 to see the turn on every seed)
+SAMPLES = 1024  # best-of-n outputs per prompt; at 256 best-of-n had not turned down on every seed
 RL_STEPS = 100
 RL = dict(learning_rate=5e-5, kl_coef=0.005, eval_every=5, eval_prompts=32, eval_samples=4)
 

@@ -422,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--precision", default=None, help="selfplay: network precision, auto|fp32|bf16|int8 (default auto)")
     s.add_argument("--problems", default=None, help="reason, countdown, learners: held-out problems per task (default 1000)")
     s.add_argument("--seeds", default=None, help="reason, overopt: seeds (default 3); learners: seeds (default 1)")
-    s.add_argument("--samples", default=None, help="overopt: base-model outputs per prompt for best-of-n (default 256)")
+    s.add_argument("--samples", default=None, help="overopt: base-model outputs per prompt for best-of-n (default 1024)")
     s.add_argument("--policy", default=None, help="reason: the policy spec, or several separated by commas, "
                    "measured side by side (default builtin); overopt, learners: the base model")
     s.add_argument("--budgets", default=None, help="reason: generated tokens per problem, comma-separated "
