@@ -109,19 +109,15 @@ def plot(results: dict, base_greedy: float, path: str) -> None:
 def main(names=None, seconds: float = SECONDS, methods: list[str] | None = None, policy: str = "builtin",
          problems: int = 1000, seeds: int = 1, out: str | None = None, settings: dict | None = None) -> dict:
     """`settings` adds to every arm's (tests make the iterations small)."""
-    from engine.llm.specs import builtin_run_dir, model_dir
-
     task = make_task(names[0] if names else "countdown")
     methods = methods or list(ARMS)
     unknown = [m for m in methods if m not in ARMS]
     if unknown:
         raise ValueError(f"unknown arm {unknown[0]!r}; the arms are {', '.join(ARMS)}.")
     out = out or os.path.join("runs", "bench", "learners")
-    if policy == "builtin":
-        from engine.cli_llm import ensure_builtin
+    from engine.cli_llm import base_model_dir
 
-        ensure_builtin(task)
-    init = model_dir(policy.partition(":")[2] or builtin_run_dir(task.name))
+    init = base_model_dir(policy, task)
     if init is None:
         raise ValueError(f"{policy} is not a local model directory; the learners train from one.")
     base = base_greedy(task, init, problems, out)

@@ -30,7 +30,7 @@ import os
 
 import numpy as np
 
-from engine.llm.specs import make_policy, model_dir
+from engine.llm.specs import make_policy
 from games.math import make_task
 from games.text import people
 from games.text.reviews import MAX_CHARS
@@ -157,13 +157,9 @@ def main(names=None, seeds: int = 3, policy: str = "builtin", problems: int = 32
          out: str | None = None) -> dict:
     task = make_task("reviews")
     out = out or os.path.join("runs", "bench", "overopt")
-    if policy.startswith("builtin"):
-        from engine.cli_llm import ensure_builtin
+    from engine.cli_llm import base_model_dir
 
-        ensure_builtin(task)
-    from engine.llm.specs import builtin_run_dir
-
-    init = model_dir(policy.partition(":")[2] or builtin_run_dir(task.name))
+    init = base_model_dir(policy, task)
     if init is None:
         raise ValueError(f"{policy} is not a local model directory; the benchmark trains from one.")
     results = []

@@ -61,6 +61,16 @@ def cmd_pretrain(args) -> int:
     return 0
 
 
+def base_model_dir(policy: str, task) -> str | None:
+    """The local model directory `builtin` or `builtin:DIR` names (the task's base model trained
+    first where it is missing), for commands that train from one; None for other specs."""
+    from engine.llm.specs import builtin_run_dir, model_dir
+
+    if policy == "builtin":
+        ensure_builtin(task)
+    return model_dir(policy.partition(":")[2] or builtin_run_dir(task.name))
+
+
 def ensure_builtin(task) -> None:
     """`builtin` without a directory: the task's base model, trained first if it is not there
     yet (as a hub client downloads), never by two processes at once."""
