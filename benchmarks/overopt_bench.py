@@ -1,7 +1,7 @@
 """Over-optimisation of a learned reward, measured as Gao, Schulman and Hilton (2022) did, and
 the guard that stops it without seeing the gold reward.
 
-    move37 bench overopt [--seeds 3] [--policy builtin] [--problems 32] [--samples 1024]
+    move37 bench overopt [--seeds 3] [--policy builtin] [--problems 32] [--samples 1024[,N,...]]
                          [--out runs/bench/overopt]
 
 Per seed, on the `reviews` task with its hidden people (games/text/people.py) standing in for
@@ -9,7 +9,9 @@ raters:
 1. preference data: PAIRS pairs of the base model's outputs, labelled by the people with
    Bradley-Terry noise (`move37 prefs`);
 2. a reward-model ensemble on them (`move37 reward`; member 0 is the proxy optimised);
-3. best-of-n: `--samples` outputs of the base model for each of `--problems` held-out prompts;
+3. best-of-n: `--samples` outputs of the base model for each of `--problems` held-out prompts
+   (one number for every seed, or one per seed: a seed whose curve has not turned can be run
+   further without rerunning the others);
    proxy and gold of best-of-n for n = 1, 2, 4, ... by the unbiased estimator, against
    d = sqrt(log n - (n - 1) / n);
 4. RL: GRPO against the proxy with a small KL penalty (`move37 train reviews --reward DIR
@@ -153,8 +155,15 @@ def plot(results: list[dict], path: str) -> None:
     fig.savefig(path, dpi=110)
 
 
-def main(names=None, seeds: int = 3, policy: str = "builtin", problems: int = 32, samples: int = SAMPLES,
-         out: str | None = None) -> dict:
+def main(names=None, seeds: int = 3, policy: str = "builtin", problems: int = 32,
+         samples: int | list[int] = SAMPLES, out: str | None = None) -> dict:
+    per_seed = [samples] * seeds if isinstance(samples, int) else list(samples)
+    if len(per_seed) == 1:
+        per_seed *= seeds
+    if len(per_seed) != seeds:
+        raise ValueError(f"--samples gives {len(per_seed)} numbers for {seeds} seeds; give one, or one per seed.")
+    if any(n < 1 for n in per_seed):
+        raise ValueError("--samples takes positive numbers.")
     task = make_task("reviews")
     out = out or os.path.join("runs", "bench", "overopt")
     from engine.cli_llm import base_model_dir
@@ -164,7 +173,7 @@ def main(names=None, seeds: int = 3, policy: str = "builtin", problems: int = 32
         raise ValueError(f"{policy} is not a local model directory; the benchmark trains from one.")
     results = []
     for seed in range(seeds):
-        r = one_seed(task, policy, init, seed, problems, os.path.join(out, f"seed-{seed}"), samples)
+        r = one_seed(task, policy, init, seed, problems, os.path.join(out, f"seed-{seed}"), per_seed[seed])
         results.append(r)
         g = r["guard"]
         print(f"seed {seed}: reward-model accuracy {r['reward']['ensemble_accuracy']:.1%} "
@@ -181,8 +190,9 @@ def main(names=None, seeds: int = 3, policy: str = "builtin", problems: int = 32
     print(f"gold fits: best-of-n d(alpha - beta d) alpha {fits['bon']['gold']['alpha']:.3f} beta "
           f"{fits['bon']['gold']['beta']:.3f}; RL d(alpha - beta log d) alpha {fits['rl']['gold']['alpha']:.3f} "
           f"beta {fits['rl']['gold']['beta']:.3f}")
-    summary = {"command": f"move37 bench overopt --seeds {seeds} --problems {problems} --samples {samples}",
-               "pairs": PAIRS, "bon_samples": samples, "rl_steps": RL_STEPS, "rl": RL, "fits": fits, "seeds": results}
+    shown = str(per_seed[0]) if len(set(per_seed)) == 1 else ",".join(map(str, per_seed))
+    summary = {"command": f"move37 bench overopt --seeds {seeds} --problems {problems} --samples {shown}",
+               "pairs": PAIRS, "bon_samples": per_seed, "rl_steps": RL_STEPS, "rl": RL, "fits": fits, "seeds": results}
     with open(os.path.join(out, "overopt.json"), "w") as f:
         json.dump(summary, f, indent=1)
     plot(results, os.path.join(out, "overopt.png"))

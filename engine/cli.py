@@ -328,7 +328,7 @@ def cmd_bench(args) -> int:
     module = importlib.import_module(BENCHMARKS[args.what])
     kwargs = {} if args.seconds is None else {"seconds": args.seconds}
     accepted = inspect.signature(module.main).parameters
-    for key, convert in (("precision", str), ("problems", int), ("seeds", int), ("samples", int), ("policy", str), ("out", str),
+    for key, convert in (("precision", str), ("problems", int), ("seeds", int), ("samples", lambda v: [int(x) for x in v.split(",")]), ("policy", str), ("out", str),
                          ("budgets", lambda v: [int(x) for x in v.split(",")]), ("methods", lambda v: v.split(","))):
         value = getattr(args, key, None)
         if value is None:
@@ -338,7 +338,7 @@ def cmd_bench(args) -> int:
         try:
             kwargs[key] = convert(value)
         except ValueError:
-            raise UsageError(f"--{key} takes {'whole numbers separated by commas' if key == 'budgets' else 'a number'}, "
+            raise UsageError(f"--{key} takes {'whole numbers separated by commas' if key in ('budgets', 'samples') else 'a number'}, "
                              f"not {value!r}.") from None
     try:
         module.main(names=args.games.split(",") if args.games else None, **kwargs)
@@ -422,7 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--precision", default=None, help="selfplay: network precision, auto|fp32|bf16|int8 (default auto)")
     s.add_argument("--problems", default=None, help="reason, countdown, learners: held-out problems per task (default 1000)")
     s.add_argument("--seeds", default=None, help="reason, overopt: seeds (default 3); learners: seeds (default 1)")
-    s.add_argument("--samples", default=None, help="overopt: base-model outputs per prompt for best-of-n (default 1024)")
+    s.add_argument("--samples", default=None, help="overopt: base-model outputs per prompt for best-of-n (default 1024); "
+                   "one number for every seed, or one per seed separated by commas")
     s.add_argument("--policy", default=None, help="reason: the policy spec, or several separated by commas, "
                    "measured side by side (default builtin); overopt, learners: the base model")
     s.add_argument("--budgets", default=None, help="reason: generated tokens per problem, comma-separated "

@@ -30,6 +30,9 @@ def test_games_lists_every_game(capsys):
     (["bench", "games", "--games", "chess"], "unknown benchmark game"),
     (["bench", "mcts", "--precision", "int8"], "--precision does not apply to the mcts benchmark"),
     (["bench", "selfplay", "--precision", "fp16"], "unknown precision"),
+    (["bench", "overopt", "--samples", "64,x"], "--samples takes whole numbers separated by commas"),
+    (["bench", "overopt", "--seeds", "3", "--samples", "64,128"], "gives 2 numbers for 3 seeds"),
+    (["bench", "overopt", "--samples", "0"], "--samples takes positive numbers"),
 ])
 def test_bad_arguments_give_one_sentence_and_exit_2(argv, fragment, capsys):
     assert cli.main(argv) == 2
