@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from games.math.task import Problem, Task
+from games.math.task import END, Problem, Task
 
 ROWS_PER_CALL = 256  # policy batch size
 
@@ -24,6 +24,7 @@ class Rollout:
     prompt_tokens: int = 0
     logprob: float = 0.0
     rejected: str | None = None  # the step text the rules refused, when one ended the rollout
+    stopped: bool = False  # the model ended it with end-of-text, without an answer
 
 
 def step_seed(seed: int, problem_id: str, sample: int, step: int) -> int:
@@ -57,6 +58,7 @@ def rollouts(task: Task, problems: list[Problem], policy, n: int, temperature: f
                 if step is None or not step.legal:
                     r.finished, r.legal, r.rejected = True, False, prop.text
                     continue
+                r.stopped = step is END and prop.text == ""
                 r.text += step.line
                 r.steps += 1
                 if step.done or r.steps >= task.max_steps:

@@ -16,7 +16,7 @@ import pytest
 
 from engine.llm.hfdir import make_model, make_tokenizer, save
 from games.math import make_task
-from training.expert import Candidate, problem_batch, relabel, select
+from training.expert import Candidate, grpo_groups, problem_batch, relabel, select
 from training.pretrain import RULES_WRITE, lm_batch
 
 
@@ -152,3 +152,72 @@ def test_grpo_moves_probability_toward_the_better_samples_of_a_group():
     frozen = [p.detach().clone() for p in model.parameters()]
     grpo_steps(model, tok, optimizer, [[(prompt, good, 1.0), (prompt, bad, 1.0)]], 8, RULES_TEXT, policy.device)
     assert all(torch.equal(a, b) for a, b in zip(frozen, model.parameters()))  # equal rewards: nothing moves
+
+
+def test_grpo_pushes_down_the_last_choice_of_a_wrong_sample_a_stop_or_a_refused_step():
+    """A wrong sample's last choice, which is not in its solution text (the end-of-text token it
+    stopped with, or the step the rules refused), takes the sample's negative advantage too:
+    without that, stopping early was never pushed down and GRPO collapsed to one-step answers."""
+    import torch
+
+    from engine.llm.local import LocalPolicy
+    from training.grpo import RULES_TEXT, Sample, grpo_steps
+
+    tok = make_tokenizer()
+    prompt = "numbers: 25 5 4 7\ntarget: 80\n"
+    first = "25-5=20 [4 7 20]\n"
+    right = first + "20*4=80 [7 80]\n"
+
+    def after_update(with_last_choices: bool) -> tuple[float, float]:
+        model = make_model(tok, "tiny", seed=5)
+        policy = LocalPolicy.from_model(model, tok)
+        group = [Sample(prompt, right, 1.0),
+                 Sample(prompt, first, 0.0, stopped=with_last_choices),
+                 Sample(prompt, "4+7=11 [25 5 11]\n" + ("11*11=" if with_last_choices else ""), 0.0)]
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+        for _ in range(3):
+            grpo_steps(model, tok, optimizer, [group], 8, RULES_TEXT, policy.device)
+        with torch.no_grad():
+            ids = torch.tensor([policy.encode(prompt + first)])
+            stop = float(torch.log_softmax(model(input_ids=ids).logits[0, -1].float(), -1)[tok.eos_token_id])
+        return stop, policy.score([prompt + "4+7=11 [25 5 11]\n"], ["11*11="])[0]
+
+    stop_on, refused_on = after_update(True)
+    stop_off, refused_off = after_update(False)
+    assert stop_on < stop_off - 0.01  # the wrong stop after one step is made less likely
+    assert refused_on < refused_off - 0.01  # and so is the refused step
+
+
+def test_lm_batch_puts_end_of_text_on_the_rows_that_ask_for_it():
+    tok = make_tokenizer()
+    ids, labels, _ = lm_batch(tok, [("p\n", "1+2=3 [3]\n"), ("p\n", "4\n")], RULES_WRITE, eos=[False, True])
+    ends = [[int(x) for x in row if x != -100][-1] for row in labels]
+    assert ends[0] != tok.eos_token_id and ends[1] == tok.eos_token_id
+
+
+def test_rollouts_say_how_the_model_ended_each_sample_and_grpo_groups_put_it_back():
+    from mcts.rollout import rollouts, step_seed
+    from tests.fake_policy import FakePolicy
+
+    task = make_task("countdown")
+    problems = task.problems("heldout", 6, seed=3)
+    policy = FakePolicy(junk=0.3, end=0.3)
+    outs = rollouts(task, problems, policy, 4, 1.0, seed=9)
+    stopped = refused = 0
+    for p, rs in zip(problems, outs):
+        for j, r in enumerate(rs):
+            if r.stopped or not r.legal:  # the choice that ended it never entered the text (an end is counted)
+                last = policy.step(p.prompt + r.text, step_seed(9, p.id, j, r.steps - r.stopped), 0).text
+                assert r.stopped == (last == "") and r.answer is None
+                assert r.rejected == (None if r.legal else last)
+            else:
+                assert r.rejected is None and r.text and r.text.endswith("]\n")  # a step the rules ended it with
+            stopped, refused = stopped + r.stopped, refused + (not r.legal)
+    assert stopped and refused
+    cands = [[Candidate(r.text, task.check_answer(p, r.answer), r.tokens, r.logprob, r.rejected or "", r.stopped)
+              for r in rs] for p, rs in zip(problems, outs)]
+    groups = grpo_groups(task, problems, cands)
+    for p, cs, group in zip(problems, cands, groups):
+        for c, x in zip(cs, group):
+            assert x.prompt == p.prompt and x.stopped == c.stopped and x.reward == task.reward(p, c.text)
+            assert x.solution == c.text + c.refused and (c.refused == "" or x.solution != c.text)

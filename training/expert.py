@@ -53,7 +53,7 @@ from games.math.task import Problem, Task
 from mcts.rollout import rollouts
 from mcts.settings import setting
 from training.checkpoints import commit, trim_jsonl
-from training.grpo import RULES_TEXT, grpo_steps
+from training.grpo import RULES_TEXT, Sample, grpo_steps
 from training.pretrain import RULES_WRITE, lm_batch, lm_step
 from training.run import RunError, RunLock
 
@@ -108,6 +108,8 @@ class Candidate:
     correct: bool
     tokens: int
     logprob: float
+    refused: str = ""  # the model's last step, when the rules refused it (not part of `text`)
+    stopped: bool = False  # the model ended the solution with end-of-text
 
 
 def select(candidates: list[Candidate], rule: str) -> list[Candidate]:
@@ -139,6 +141,13 @@ def relabel(task: Task, problems: list[Problem], cands: list[list[Candidate]], p
         for i in rng.permutation(len(keys))[:per_problem]:
             out.append((keys[i], best[keys[i]]))
     return out
+
+
+def grpo_groups(task: Task, problems: list[Problem], cands: list[list[Candidate]]) -> list[list[Sample]]:
+    """GRPO's groups, one per problem: each sample scored by the task's reward on its solution,
+    with the model's last choice put back for the gradient (a refused step, a stop)."""
+    return [[Sample(p.prompt, c.text + c.refused, task.reward(p, c.text), c.stopped) for c in cs]
+            for p, cs in zip(problems, cands)]
 
 
 def problem_batch(task: Task, seed: int, position: int, n: int) -> list[Problem]:
@@ -222,8 +231,8 @@ class ExpertIteration:
         self.model.eval()
         if cfg.generator == "sample":
             outs = rollouts(self.task, problems, self.policy, cfg.samples, 1.0, seed)
-            cands = [[Candidate(r.text, self.task.check_answer(p, r.answer), r.tokens, r.logprob) for r in rs]
-                     for p, rs in zip(problems, outs)]
+            cands = [[Candidate(r.text, self.task.check_answer(p, r.answer), r.tokens, r.logprob, r.rejected or "",
+                                r.stopped) for r in rs] for p, rs in zip(problems, outs)]
             return cands, sum(r.tokens for rs in outs for r in rs)
         results = solve(self.task, problems, self.policy, cfg.generator, seed)
         cands = [[Candidate(r.solution, r.correct, max(1, len(self.policy.encode(r.solution))), 0.0)] for r in results]
@@ -299,8 +308,8 @@ class ExpertIteration:
                             for k in range(len(c.text.splitlines()) + (not c.text))]
                 self.value_replay = (self.value_replay + [outcomes])[-cfg.replay_iterations:]
                 if cfg.learner == "grpo":
-                    groups = [[(p.prompt, c.text, self.task.reward(p, c.text)) for c in cs] for p, cs in zip(problems, cands)]
-                    loss = grpo_steps(self.model, self.tokenizer, self.optimizer, groups, cfg.batch_size,
+                    loss = grpo_steps(self.model, self.tokenizer, self.optimizer, grpo_groups(self.task, problems, cands),
+                                      cfg.batch_size,
                                       RULES_TEXT if isinstance(self.task, Countdown) else None, self.policy.device)
                 else:
                     loss = self.train_steps()

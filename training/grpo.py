@@ -6,6 +6,11 @@ tokens moves by that weight, one on-policy step per batch (so the clipped ratio 
 results and numbers left) carry no gradient, since the model did not choose them; groups whose
 rewards are all equal carry none either.
 
+Every choice the model made does carry it, the last one included: the end-of-text token when
+the model stopped a solution itself, and the step the rules refused when one ended it. Without
+them, stopping early was the one choice a wrong sample never pushed down, while wrong samples
+that went on pushed down going on, and the policy collapsed to one-step answers (docs/LLM.md).
+
 Not TRL's GRPOTrainer: its generation runs whole completions in one go, while a Countdown
 solution is made with the rules in the loop (the model writes `25-5=`, the rules append
 `20 [4 7 20]`, the model goes on), so the samples come from move37's own rollouts, and the loss
@@ -15,6 +20,7 @@ is the few lines below.
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -30,26 +36,39 @@ def group_advantages(rewards: list[float], eps: float = 1e-6) -> np.ndarray:
     return np.zeros_like(r) if std < eps else (r - r.mean()) / (std + eps)
 
 
-def grpo_steps(model, tokenizer, optimizer, groups: list[list[tuple[str, str, float]]], batch_size: int,
+class Sample(NamedTuple):
+    """One sample of a group: `solution` is the text whose model-chosen tokens take the gradient
+    (a refused last step appended), `stopped` that the model ended it with end-of-text."""
+
+    prompt: str
+    solution: str
+    reward: float
+    stopped: bool = False
+
+
+def grpo_steps(model, tokenizer, optimizer, groups: list[list[Sample | tuple]], batch_size: int,
                rules_text: re.Pattern | None, device) -> float:
-    """One pass over the samples with a non-zero advantage: groups of (prompt, solution, reward)."""
+    """One pass over the samples with a non-zero advantage: groups of Samples, or of (prompt,
+    solution, reward) tuples."""
     items = []
     for group in groups:
-        adv = group_advantages([r for _, _, r in group])
-        items += [(p, s, a) for (p, s, _), a in zip(group, adv) if a != 0 and s]
+        group = [Sample(*x) for x in group]
+        adv = group_advantages([x.reward for x in group])
+        items += [(x, a) for x, a in zip(group, adv) if a != 0 and (x.solution or x.stopped)]
     if not items:
         return float("nan")
     model.train()
     losses = []
     for start in range(0, len(items), batch_size):
         chunk = items[start:start + batch_size]
-        ids, labels, mask = lm_batch(tokenizer, [(p, s) for p, s, _ in chunk], rules_text, eos=False)
+        ids, labels, mask = lm_batch(tokenizer, [(x.prompt, x.solution) for x, _ in chunk], rules_text,
+                                     eos=[x.stopped for x, _ in chunk])
         ids, labels, mask = ids.to(device), labels.to(device), mask.to(device)
         logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
         target = labels[:, 1:]
         valid = target != -100
         logp = torch.log_softmax(logits, -1).gather(2, target.clamp(min=0)[..., None])[..., 0] * valid
-        adv = torch.tensor([a for _, _, a in chunk], dtype=torch.float32, device=device)
+        adv = torch.tensor([a for _, a in chunk], dtype=torch.float32, device=device)
         loss = -(adv[:, None] * logp).sum() / valid.sum().clamp(min=1)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

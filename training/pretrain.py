@@ -95,18 +95,19 @@ def arith_trace(task: Arith, rng: np.random.Generator) -> tuple[str, str]:
     return f"compute: {text}\n", "".join(line + "\n" for line in lines) + f"answer: {value}\n"
 
 
-def lm_batch(tokenizer, pairs: list[tuple[str, str]], rules_write: re.Pattern | None = None, eos: bool = True):
+def lm_batch(tokenizer, pairs: list[tuple[str, str]], rules_write: re.Pattern | None = None,
+             eos: bool | list[bool] = True):
     """(input ids, labels, attention mask) for causal-LM training on (prompt, solution) pairs:
-    BOS, prompt, solution and (with `eos`) EOS; labels only on the solution and its EOS (-100
-    elsewhere), and not on the spans of the solution that `rules_write`'s first group matches
-    (what the rules write, such as Countdown's results)."""
+    BOS, prompt, solution and (with `eos`, one flag for all or one per pair) EOS; labels only on
+    the solution and its EOS (-100 elsewhere), and not on the spans of the solution that
+    `rules_write`'s first group matches (what the rules write, such as Countdown's results)."""
     bos, pad = tokenizer.bos_token_id, tokenizer.pad_token_id
-    end = [tokenizer.eos_token_id] if eos else []
+    ends = [eos] * len(pairs) if isinstance(eos, bool) else list(eos)
     rows, labels = [], []
-    for prompt, solution in pairs:
+    for (prompt, solution), end in zip(pairs, ends, strict=True):
         p = tokenizer(prompt, add_special_tokens=False)["input_ids"]
         enc = tokenizer(solution, add_special_tokens=False, return_offsets_mapping=True)
-        s = enc["input_ids"] + end
+        s = enc["input_ids"] + ([tokenizer.eos_token_id] if end else [])
         rows.append([bos] + p + s)
         target = list(s)
         if rules_write is not None:
