@@ -3,7 +3,7 @@ selection rule, expert iteration from search, and GRPO, each from the same base 
 same minutes on the same machine, one after another (never two at once, so that none steals
 the others' cores).
 
-    move37 bench learners [--seconds 900] [--methods right_short,right,all,search,grpo,grpo_lr5e-5]
+    move37 bench learners [--seconds 900] [--methods right_short,right,all,search,grpo,grpo_lr5e-5,results]
                           [--policy builtin] [--problems 1000] [--seeds 1] [--out runs/bench/learners]
 
 Arms (`move37 train countdown` settings on top of the defaults):
@@ -13,6 +13,7 @@ Arms (`move37 train countdown` settings on top of the defaults):
     search       expert iteration from the reasoning search (generator=gumbel:256, its solution per problem)
     grpo         GRPO on every sample, with the checker's reward (learner=grpo)
     grpo_lr5e-5  GRPO at learning rate 5e-5, a sixth of expert iteration's (the RLHF runs' rate)
+    results      right_short with an auxiliary loss (weight 0.5) on the results the rules wrote
 Each arm's run directory is OUT/ARM-seedS; a rerun skips the arms that finished and resumes an
 interrupted one. Greedy solve rate on `--problems` held-out problems after every iteration is
 the figure (the costlier evaluations are off, so that each arm spends its minutes learning);
@@ -37,6 +38,7 @@ ARMS = {
     "search": {"generator": "gumbel:256"},
     "grpo": {"learner": "grpo"},
     "grpo_lr5e-5": {"learner": "grpo", "learning_rate": 5e-5},
+    "results": {"result_loss": 0.5},
 }
 SECONDS = 900.0
 TAIL = 5  # iterations averaged at the end of each arm

@@ -75,6 +75,28 @@ def test_the_loss_is_on_the_solution_and_never_on_the_prompt_or_the_rules_result
     assert tok.eos_token_id not in ids[0].tolist() and labels[0].tolist()[-1] != -100
 
 
+def test_the_auxiliary_result_loss_is_on_the_rules_results_alone_and_adds_at_its_weight():
+    import torch
+
+    from training.pretrain import lm_step, rules_labels
+
+    tok = make_tokenizer()
+    pairs = [("numbers: 25 5 4 7\ntarget: 80\n", "25-5=20 [4 7 20]\n20*4=80 [7 80]\n"), ("p\n", "3+4=7 [7]\n")]
+    batch = lm_batch(tok, pairs, RULES_WRITE, eos=False)
+    extra = rules_labels(tok, pairs, RULES_WRITE)
+    assert extra.shape == batch[1].shape and rules_labels(tok, pairs, None) is None
+    for row, lab in zip(batch[0].tolist(), extra.tolist()):
+        assert tok.decode([t for t, y in zip(row, lab) if y != -100]) in ("2080", "7")  # the results, nothing else
+    model = make_model(tok, "tiny", seed=3)
+    with torch.no_grad():
+        logits = model(input_ids=batch[0], attention_mask=batch[2]).logits[:, :-1].float()
+    by_hand = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), extra[:, 1:].reshape(-1),
+                                                ignore_index=-100)
+    still = torch.optim.SGD(model.parameters(), lr=0.0)
+    plain = lm_step(model, still, batch, "cpu")
+    assert lm_step(model, still, batch, "cpu", extra, 0.5) == pytest.approx(plain + 0.5 * float(by_hand), rel=1e-5)
+
+
 def test_the_problem_stream_is_a_function_of_its_position(tmp_path):
     task = make_task("countdown")
     a = [p.id for p in problem_batch(task, 3, 5, 4)]

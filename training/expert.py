@@ -54,7 +54,7 @@ from mcts.rollout import rollouts
 from mcts.settings import setting
 from training.checkpoints import commit, trim_jsonl
 from training.grpo import RULES_TEXT, Sample, grpo_steps
-from training.pretrain import RULES_WRITE, lm_batch, lm_step
+from training.pretrain import RULES_WRITE, lm_batch, lm_step, rules_labels
 from training.run import RunError, RunLock
 
 RULES = ("right_short", "right", "all")
@@ -80,6 +80,8 @@ class ExpertConfig:
     replay_iterations: int = setting(8, "kept solutions of this many recent iterations are trained on")
     hindsight: int = setting(0, "relabelled solutions kept per problem where the task can relabel (Countdown: a "
                                 "chain that missed its target is right for a target it did reach); 0: off")
+    result_loss: float = setting(0.0, "weight of an auxiliary loss on the results the rules wrote into the kept "
+                                      "solutions (Countdown's `=20`), which the main loss leaves out; 0: off")
     eval_problems: int = setting(1000, "fixed held-out problems, solved greedily after every iteration")
     eval_every: int = setting(50, "iterations between the costlier evaluations (vote:8 and the search), which "
                                   "take as long as several iterations")
@@ -98,8 +100,8 @@ class ExpertConfig:
         if min(self.problems_per_iteration, self.samples, self.batch_size, self.steps_per_iteration,
                self.replay_iterations, self.eval_problems, self.eval_every) < 1 or self.minutes <= 0:
             raise ValueError("counts must be at least 1 and minutes above 0.")
-        if self.hindsight < 0:
-            raise ValueError("hindsight must be 0 (off) or more.")
+        if self.hindsight < 0 or self.result_loss < 0:
+            raise ValueError("hindsight and result_loss must be 0 (off) or more.")
 
 
 @dataclass(frozen=True)
@@ -251,8 +253,10 @@ class ExpertIteration:
             # no EOS: a kept solution ends where the rules end it (the target reached, an answer
             # line), so the model never has to choose to stop; learning EOS after short solutions
             # taught it to stop after one step, and the share of problems solved fell each iteration
-            batch = lm_batch(self.tokenizer, [pool[i] for i in pick], self.rules_write, eos=False)
-            losses.append(lm_step(self.model, self.optimizer, batch, self.policy.device))
+            pairs = [pool[i] for i in pick]
+            batch = lm_batch(self.tokenizer, pairs, self.rules_write, eos=False)
+            results = rules_labels(self.tokenizer, pairs, self.rules_write) if cfg.result_loss else None
+            losses.append(lm_step(self.model, self.optimizer, batch, self.policy.device, results, cfg.result_loss))
         self.model.eval()
         return float(np.mean(losses))
 

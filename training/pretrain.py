@@ -123,11 +123,30 @@ def lm_batch(tokenizer, pairs: list[tuple[str, str]], rules_write: re.Pattern | 
     return ids, lab, mask
 
 
-def lm_step(model, optimizer, batch, device) -> float:
+def rules_labels(tokenizer, pairs: list[tuple[str, str]], rules_write: re.Pattern | None) -> torch.Tensor | None:
+    """Labels (lm_batch's shape, without EOS) on exactly the tokens `rules_write` keeps out of
+    lm_batch's labels: what the rules wrote, as an auxiliary target. None without rules."""
+    if rules_write is None:
+        return None
+    every = lm_batch(tokenizer, pairs, None, eos=False)[1]
+    choices = lm_batch(tokenizer, pairs, rules_write, eos=False)[1]
+    return torch.where(choices == -100, every, torch.full_like(every, -100))
+
+
+def lm_step(model, optimizer, batch, device, extra_labels: torch.Tensor | None = None,
+            extra_weight: float = 0.0) -> float:
     """One optimizer step of the masked language-model loss on an `lm_batch` batch, gradients
-    clipped to norm 1; the loss as a float."""
+    clipped to norm 1; the loss as a float. `extra_labels` (the batch's shape, -100 where
+    unused) adds a second mean token loss at `extra_weight`: an auxiliary target such as the
+    results the rules wrote, which the main loss leaves out."""
     ids, labels, mask = (x.to(device) for x in batch)
-    loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+    out = model(input_ids=ids, attention_mask=mask, labels=labels)
+    loss = out.loss
+    if extra_labels is not None and extra_weight > 0 and bool((extra_labels != -100).any()):
+        logits = out.logits[:, :-1].float()
+        extra = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                                  extra_labels[:, 1:].reshape(-1).to(device), ignore_index=-100)
+        loss = loss + extra_weight * extra
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
