@@ -3,7 +3,7 @@ selection rule, expert iteration from search, and GRPO, each from the same base 
 same minutes on the same machine, one after another (never two at once, so that none steals
 the others' cores).
 
-    move37 bench learners [--seconds 900] [--methods right_short,right,all,search,grpo,grpo_lr5e-5,results]
+    move37 bench learners [--seconds 900] [--methods right_short,right,all,search,grpo,grpo_lr3e-4,results]
                           [--policy builtin] [--problems 1000] [--seeds 1] [--out runs/bench/learners]
 
 Arms (`move37 train countdown` settings on top of the defaults):
@@ -11,8 +11,8 @@ Arms (`move37 train countdown` settings on top of the defaults):
     right        every distinct right sample kept
     all          wrong samples kept too: the control that should fail
     search       expert iteration from the reasoning search (generator=gumbel:256, its solution per problem)
-    grpo         GRPO on every sample, with the checker's reward (learner=grpo)
-    grpo_lr5e-5  GRPO at learning rate 5e-5, a sixth of expert iteration's (the RLHF runs' rate)
+    grpo         GRPO on every sample, with the checker's reward (learner=grpo, learning rate 5e-5)
+    grpo_lr3e-4  GRPO at expert iteration's learning rate, 3e-4
     results      right_short with an auxiliary loss (weight 0.5) on the results the rules wrote
 Each arm's run directory is OUT/ARM-seedS; a rerun skips the arms that finished and resumes an
 interrupted one. Greedy solve rate on `--problems` held-out problems after every iteration is
@@ -37,7 +37,7 @@ ARMS = {
     "all": {"select": "all"},
     "search": {"generator": "gumbel:256"},
     "grpo": {"learner": "grpo"},
-    "grpo_lr5e-5": {"learner": "grpo", "learning_rate": 5e-5},
+    "grpo_lr3e-4": {"learner": "grpo", "learning_rate": 3e-4},
     "results": {"result_loss": 0.5},
 }
 SECONDS = 900.0

@@ -429,7 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--budgets", default=None, help="reason: generated tokens per problem, comma-separated "
                    "(default: 2, 4, 8, 16 and 32 times the greedy cost)")
     s.add_argument("--methods", default=None, help="reason: comma-separated subset of sample,vote,best,beam,mcts,gumbel; "
-                   "learners: of right_short,right,all,search,grpo,grpo_lr5e-5,results")
+                   "learners: of right_short,right,all,search,grpo,grpo_lr3e-4,results")
     s.add_argument("--out", default=None, help="reason, overopt, learners: where their JSON and plot go (default runs/bench/...)")
     s.set_defaults(func=cmd_bench)
     return p

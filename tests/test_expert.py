@@ -243,3 +243,13 @@ def test_rollouts_say_how_the_model_ended_each_sample_and_grpo_groups_put_it_bac
         for c, x in zip(cs, group):
             assert x.prompt == p.prompt and x.stopped == c.stopped and x.reward == task.reward(p, c.text)
             assert x.solution == c.text + c.refused and (c.refused == "" or x.solution != c.text)
+
+
+def test_each_learner_gets_its_own_learning_rate_unless_one_is_given():
+    from training.expert import LEARNING_RATES, ExpertConfig
+
+    assert ExpertConfig().learning_rate == LEARNING_RATES["expert"]
+    assert ExpertConfig(learner="grpo").learning_rate == LEARNING_RATES["grpo"] < LEARNING_RATES["expert"]
+    assert ExpertConfig(learner="grpo", learning_rate=1e-3).learning_rate == 1e-3
+    with pytest.raises(ValueError, match="learning_rate must be above 0"):
+        ExpertConfig(learning_rate=-1e-4)

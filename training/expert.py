@@ -61,6 +61,9 @@ RULES = ("right_short", "right", "all")
 KEEP_CHECKPOINTS = 3
 
 
+LEARNING_RATES = {"expert": 3e-4, "grpo": 5e-5}  # each learner's default (learning_rate=0)
+
+
 @dataclass
 class ExpertConfig:
     minutes: float = setting(60.0, "training time: the run stops after the iteration that passes it")
@@ -73,7 +76,8 @@ class ExpertConfig:
                                      "every sample, weighted by its reward's standing in its group; training/grpo.py)")
     select: str = setting("right_short", "right_short (the shortest right solution per problem), right (every "
                                          "distinct right one) or all (wrong ones too: the control)")
-    learning_rate: float = setting(3e-4, "AdamW learning rate of the fine-tuning steps")
+    learning_rate: float = setting(0.0, "AdamW learning rate; 0: the learner's own, 3e-4 for expert and 5e-5 for "
+                                        "grpo (at 3e-4 GRPO collapses within minutes; docs/LLM.md)")
     batch_size: int = setting(32, "solutions per optimizer step")
     steps_per_iteration: int = setting(4, "optimizer steps per iteration on the replay window (more: each kept "
                                           "solution is seen more often and sampling loses its variety)")
@@ -100,6 +104,10 @@ class ExpertConfig:
         if min(self.problems_per_iteration, self.samples, self.batch_size, self.steps_per_iteration,
                self.replay_iterations, self.eval_problems, self.eval_every) < 1 or self.minutes <= 0:
             raise ValueError("counts must be at least 1 and minutes above 0.")
+        if self.learning_rate < 0:
+            raise ValueError("learning_rate must be above 0, or 0 for the learner's own.")
+        if not self.learning_rate:
+            self.learning_rate = LEARNING_RATES[self.learner]
         if self.hindsight < 0 or self.result_loss < 0:
             raise ValueError("hindsight and result_loss must be 0 (off) or more.")
 
