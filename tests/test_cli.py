@@ -62,3 +62,20 @@ def test_output_into_a_closed_pipe_is_no_traceback():
     proc.stdout.close()  # the reader is gone before the listing is written, as with `| head -0`
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0 and b"Traceback" not in err and b"BrokenPipe" not in err
+
+
+def test_trainers_look_up_stderr_when_made_not_when_imported():
+    """A default of `out=sys.stderr` is bound once, at import: a command run in-process under a
+    replaced stderr (pytest's capture, a notebook) would leave every later trainer printing into
+    a closed stream."""
+    import inspect
+
+    from engine.llm.remote import OpenAIPolicy
+    from training.expert import ExpertIteration
+    from training.pretrain import Pretrainer
+    from training.reward import RewardTrainer
+    from training.rlhf import RLHF
+    from training.run import Trainer
+
+    for cls in (ExpertIteration, Pretrainer, RewardTrainer, RLHF, Trainer, OpenAIPolicy):
+        assert inspect.signature(cls.__init__).parameters["out"].default is None, cls.__name__

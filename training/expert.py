@@ -175,10 +175,12 @@ def problem_batch(task: Task, seed: int, position: int, n: int) -> list[Problem]
 
 class ExpertIteration:
     def __init__(self, task: Task, run_dir: str, init_dir: str, config: ExpertConfig, resume: bool = False,
-                 device: str = "auto", out=sys.stderr):
+                 device: str = "auto", out=None):
         from torch.utils.tensorboard import SummaryWriter
 
-        self.task, self.run_dir, self.config, self.out = task, run_dir, config, out
+        # sys.stderr read now, not bound as a default at import (a stream replaced since may be closed)
+        self.task, self.run_dir, self.config = task, run_dir, config
+        self.out = sys.stderr if out is None else out
         self.paths = {k: os.path.join(run_dir, k) for k in ("state.pt", "metrics.jsonl", "tensorboard", "checkpoints")}
         if os.path.exists(self.paths["state.pt"]) and not resume:
             raise RunError(f"{run_dir} already holds a training run; pass --resume to continue it.")

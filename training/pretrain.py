@@ -171,8 +171,9 @@ def make_trace(task: Task, rng: np.random.Generator) -> tuple[str, str]:
 
 
 class Pretrainer:
-    def __init__(self, task: Task, run_dir: str, config: PretrainConfig, resume: bool = False, out=sys.stderr):
-        self.task, self.run_dir, self.config, self.out = task, run_dir, config, out
+    def __init__(self, task: Task, run_dir: str, config: PretrainConfig, resume: bool = False, out=None):
+        self.task, self.run_dir, self.config = task, run_dir, config
+        self.out = sys.stderr if out is None else out
         make_trace(task, np.random.default_rng(0))  # one sentence for a task without traces
         self.paths = {k: os.path.join(run_dir, k) for k in ("model", "state.pt", "tensorboard", "metrics.jsonl")}
         if os.path.exists(self.paths["state.pt"]) and not resume:

@@ -137,8 +137,9 @@ def split_pairs(pairs: list[Pair], validation: float, seed: int) -> tuple[list[P
 
 class RewardTrainer:
     def __init__(self, pairs: list[Pair], run_dir: str, init_dir: str, config: RewardConfig, resume: bool = False,
-                 noise_ceiling: float | None = None, device: str = "cpu", out=sys.stderr):
-        self.pairs, self.run_dir, self.init_dir, self.config, self.out = pairs, run_dir, init_dir, config, out
+                 noise_ceiling: float | None = None, device: str = "cpu", out=None):
+        self.pairs, self.run_dir, self.init_dir, self.config = pairs, run_dir, init_dir, config
+        self.out = sys.stderr if out is None else out
         self.noise_ceiling = noise_ceiling
         self.device = torch.device(device)
         state_path = os.path.join(run_dir, "state.json")

@@ -96,10 +96,11 @@ def prompt_batch(task: Task, seed: int, position: int, n: int) -> list[Problem]:
 class RLHF:
     def __init__(self, task: Task, run_dir: str, init_dir: str, reward_dir: str, config: RLHFConfig,
                  resume: bool = False, monitor: Callable[[Problem, str], float] | None = None,
-                 device: str = "auto", out=sys.stderr):
+                 device: str = "auto", out=None):
         from torch.utils.tensorboard import SummaryWriter
 
-        self.task, self.run_dir, self.config, self.monitor, self.out = task, run_dir, config, monitor, out
+        self.task, self.run_dir, self.config, self.monitor = task, run_dir, config, monitor
+        self.out = sys.stderr if out is None else out
         self.paths = {k: os.path.join(run_dir, k) for k in ("state.pt", "metrics.jsonl", "samples.jsonl",
                                                              "tensorboard", "checkpoints", "stopped.json")}
         if os.path.exists(self.paths["state.pt"]) and not resume:

@@ -74,13 +74,13 @@ def _network(game, config: TrainConfig) -> NetworkConfig:
 
 
 class Trainer:
-    def __init__(self, config: TrainConfig, run_dir: str, resume: bool = False, out=sys.stderr,
+    def __init__(self, config: TrainConfig, run_dir: str, resume: bool = False, out=None,
                  ray: str | None = None):
         """`ray`: a Ray cluster's address, or `local`, to play self-play on Ray actors
         (training/ray_selfplay.py); None plays it in this process's threads."""
         self.config = config
         self.run_dir = run_dir
-        self.out = out
+        self.out = sys.stderr if out is None else out
         try:
             self.game = games.make(config.game)
         except ValueError as e:

@@ -54,10 +54,11 @@ def parse_spec(rest: str) -> tuple[str, dict]:
 
 class OpenAIPolicy:
     def __init__(self, url: str, model: str | None = None, concurrency: int = 8, timeout: float = 60.0,
-                 retries: int = 3, backoff: float = 0.5, api_key: str | None = None, out=sys.stderr):
+                 retries: int = 3, backoff: float = 0.5, api_key: str | None = None, out=None):
         import httpx
 
-        self.url, self.retries, self.backoff, self.out = url.rstrip("/"), retries, backoff, out
+        self.url, self.retries, self.backoff = url.rstrip("/"), retries, backoff
+        self.out = sys.stderr if out is None else out
         key = api_key or os.environ.get("OPENAI_API_KEY")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self.client = httpx.Client(headers=headers, timeout=timeout,
